@@ -1,0 +1,39 @@
+# The two commands a fresh machine needs are `make demo` and `make test`; everything else
+# here is a step of theirs or a developer convenience.
+SHELL := /bin/bash
+PY := .venv/bin/python
+DEVCLUSTER := $(PY) -m djangostack_devcluster
+
+.PHONY: bootstrap venv tools cluster-up cluster-down test unit lint crd
+
+bootstrap:  ## apt packages, .venv and the control plane binaries (idempotent)
+	@scripts/bootstrap.sh
+
+venv: bootstrap
+
+tools: bootstrap  ## build/link kube-apiserver & co, kwok, helm, etcd into .cluster/bin
+	@$(DEVCLUSTER) tools
+
+cluster-up: bootstrap  ## start the local control plane in the background
+	@$(DEVCLUSTER) up
+	@echo "export KUBECONFIG=$(CURDIR)/.cluster/kubeconfig"
+
+cluster-down:  ## stop the local control plane
+	@if [ -x $(PY) ]; then $(DEVCLUSTER) down; fi
+
+lint: bootstrap  ## ruff and mypy
+	.venv/bin/ruff check operator tests
+	.venv/bin/ruff format --check operator tests
+	.venv/bin/mypy
+
+crd: bootstrap  ## regenerate crds/djangostacks.yaml from the models
+	.venv/bin/djangostack crd > crds/djangostacks.yaml
+
+unit: bootstrap  ## the tests that need no cluster
+	.venv/bin/pytest tests/unit
+
+# pytest exits 5 when it collected no test: here that means the suite is broken, so fail loudly.
+test: lint  ## the whole suite: lint, unit tests, tests against the local control plane
+	@.venv/bin/pytest; code=$$?; \
+	if [ $$code -eq 5 ]; then echo "pytest ran no tests: the suite is broken" >&2; fi; \
+	exit $$code

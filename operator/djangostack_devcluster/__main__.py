@@ -1,0 +1,61 @@
+"""`python -m djangostack_devcluster tools|up|down|status` (what `make tools`, `make cluster-up`
+and `make cluster-down` call)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from djangostack_devcluster import tools
+from djangostack_devcluster.cluster import ClusterError, LocalCluster
+
+DEFAULT_STATE = tools.REPO_ROOT / ".cluster"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m djangostack_devcluster")
+    parser.add_argument(
+        "--state-dir", type=Path, default=DEFAULT_STATE, help="default: .cluster/ in the repo"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("tools", help="install every binary (cached) and link them into bin/")
+    commands.add_parser("up", help="start the control plane in the background (idempotent)")
+    commands.add_parser("down", help="stop the processes `up` started")
+    commands.add_parser("status", help="exit 0 when the control plane runs and is ready")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "tools":
+            toolset = tools.ensure_all()
+            tools.link_into(toolset, args.state_dir / "bin")
+            for name, path in toolset.as_dict().items():
+                print(f"{name:24} {path}")
+            return 0
+        if args.command == "up":
+            toolset = tools.ensure_all()
+            tools.link_into(toolset, args.state_dir / "bin")
+            cluster = LocalCluster(args.state_dir, toolset)
+            cluster.up()
+            print(cluster.kubeconfig)
+            return 0
+        toolset_or_none = tools.installed()
+        if toolset_or_none is None:
+            print("the control plane's binaries are not installed (run `make tools`)")
+            return 1
+        cluster = LocalCluster(args.state_dir, toolset_or_none)
+        if args.command == "down":
+            cluster.down()
+            return 0
+        running = cluster.is_running()
+        print(f"running; kubeconfig: {cluster.kubeconfig}" if running else "not running")
+        return 0 if running else 1
+    except (tools.ToolError, ClusterError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

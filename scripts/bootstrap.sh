@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Make this machine ready for `make test` and `make demo`, idempotently:
+#   1. Debian packages (PostgreSQL and Redis servers for the app tests) when missing;
+#   2. the virtualenv .venv with the project and its dev/app extras, when pyproject.toml changed;
+#   3. the control plane's binaries, built once into ~/.cache/djangostack-operator.
+# Each step prints what it does; a step that is already done prints one line and moves on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(postgresql redis-server)
+PYTHON=${PYTHON:-python3}
+
+step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  step "Debian packages present (${APT_PACKAGES[*]})"
+fi
+
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  step "creating the virtualenv .venv (project with dev and app extras)"
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet --progress-bar off -e '.[dev,app]'
+  rm -f .venv/.installed-*
+  touch "$stamp"
+else
+  step "virtualenv .venv up to date"
+fi
+
+step "control plane binaries (cached in ${DJANGOSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/djangostack-operator})"
+.venv/bin/python -m djangostack_devcluster tools >/dev/null

@@ -1,0 +1,88 @@
+"""Fixtures for tests against the real local control plane.
+
+One control plane per test session (its own state folder, so a developer's `make
+cluster-up` is never touched), and a fresh namespace per test that is deleted afterwards,
+waiting until the deletion has really completed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from djangostack_devcluster import tools
+from djangostack_devcluster.cluster import LocalCluster
+from tests.kube_helpers import wait_for, wait_gone
+
+
+def _missing_infrastructure(reason: str) -> None:
+    """Under CI a missing binary is a failure; on a developer machine it is a skip."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"missing infrastructure (CI): {reason}", pytrace=False)
+    pytest.skip(f"missing infrastructure: {reason} (run `make tools`)")
+
+
+@pytest.fixture(scope="session")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    toolset = tools.installed()
+    if toolset is None:
+        _missing_infrastructure("control plane binaries are not installed")
+    assert toolset is not None
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster"), toolset)
+    cluster.up(attached=True)
+    try:
+        yield cluster
+    finally:
+        cluster.down(quiet=True)
+
+
+@pytest.fixture(scope="session")
+def kubeconfig(local_cluster: LocalCluster) -> Path:
+    return local_cluster.kubeconfig
+
+
+@pytest.fixture(scope="session")
+def api_client(kubeconfig: Path) -> Iterator[client.ApiClient]:
+    api = config.new_client_from_config(config_file=str(kubeconfig))
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+@pytest.fixture(scope="session")
+def core(api_client: client.ApiClient) -> client.CoreV1Api:
+    return client.CoreV1Api(api_client)
+
+
+@pytest.fixture(scope="session")
+def apps(api_client: client.ApiClient) -> client.AppsV1Api:
+    return client.AppsV1Api(api_client)
+
+
+@pytest.fixture(scope="session")
+def batch(api_client: client.ApiClient) -> client.BatchV1Api:
+    return client.BatchV1Api(api_client)
+
+
+@pytest.fixture
+def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace named after the test, with its default ServiceAccount in place."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+    name = f"{slug}-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    wait_for(
+        f"default ServiceAccount in {name}",
+        lambda: core.read_namespaced_service_account("default", name),
+    )
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)
+        wait_gone(f"namespace {name}", lambda: core.read_namespace(name), timeout=120)

@@ -1,0 +1,43 @@
+"""Polling helpers for tests against the local control plane: deadlines, never fixed sleeps."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from kubernetes.client.exceptions import ApiException
+
+T = TypeVar("T")
+
+
+def wait_for(
+    what: str, probe: Callable[[], T | None], timeout: float = 60, interval: float = 0.25
+) -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+        except ApiException as error:
+            last_error = error
+            result = None
+        if result:
+            return result
+        time.sleep(interval)
+    detail = f" (last error: {last_error})" if last_error else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{detail}")
+
+
+def wait_gone(what: str, read: Callable[[], Any], timeout: float = 60) -> None:
+    def gone() -> bool:
+        try:
+            read()
+        except ApiException as error:
+            if error.status == 404:
+                return True
+            raise
+        return False
+
+    wait_for(f"{what} to be deleted", gone, timeout)
