@@ -11,13 +11,18 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
 
 from djangostack_devcluster import tools
 from djangostack_devcluster.cluster import LocalCluster
+from tests.factories import REPO
 from tests.kube_helpers import wait_for, wait_gone
 
 
@@ -71,10 +76,10 @@ def batch(api_client: client.ApiClient) -> client.BatchV1Api:
     return client.BatchV1Api(api_client)
 
 
-@pytest.fixture
-def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh namespace named after the test, with its default ServiceAccount in place."""
-    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
+@contextmanager
+def fresh_namespace(core: client.CoreV1Api, hint: str) -> Iterator[str]:
+    """A new namespace with its default ServiceAccount; deleted, completely, afterwards."""
+    slug = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:40].strip("-")
     name = f"{slug}-{uuid.uuid4().hex[:6]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     wait_for(
@@ -86,3 +91,40 @@ def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterato
     finally:
         core.delete_namespace(name)
         wait_gone(f"namespace {name}", lambda: core.read_namespace(name), timeout=120)
+
+
+@pytest.fixture
+def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace per test, named after it."""
+    with fresh_namespace(core, request.node.name) as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def module_namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterator[str]:
+    """One namespace for a module whose tests create nothing that outlives them."""
+    with fresh_namespace(core, request.module.__name__.rsplit(".", 1)[-1]) as name:
+        yield name
+
+
+@pytest.fixture(scope="session")
+def djangostack_crd(api_client: client.ApiClient) -> dict[str, Any]:
+    """The generated CRD (crds/djangostacks.yaml), installed and Established."""
+    extensions = client.ApiextensionsV1Api(api_client)
+    crd: dict[str, Any] = yaml.safe_load((REPO / "crds" / "djangostacks.yaml").read_text())
+    name = crd["metadata"]["name"]
+    try:
+        extensions.create_custom_resource_definition(crd)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+        current = extensions.read_custom_resource_definition(name)
+        crd["metadata"]["resourceVersion"] = current.metadata.resource_version
+        extensions.replace_custom_resource_definition(name, crd)
+
+    def established() -> bool:
+        status = extensions.read_custom_resource_definition(name).status
+        return any(c.type == "Established" and c.status == "True" for c in status.conditions or [])
+
+    wait_for(f"CRD {name} to be established", established)
+    return crd

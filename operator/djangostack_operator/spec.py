@@ -1,0 +1,682 @@
+"""The DjangoStack API (djangostack.io/v1alpha1) as frozen pydantic models.
+
+These models are the single source of truth: the CRD (crd.py) is generated from them, the
+renderer reads them, and `djangostack render` validates files with them. Field names are
+camelCase on the wire (aliases) and snake_case in Python. Every field has a description,
+which becomes `kubectl explain` text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+from djangostack_operator.rules import Rule, RuledModel, field_rule
+
+GROUP = "djangostack.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+KIND = "DjangoStack"
+PLURAL = "djangostacks"
+
+# Names derived from the stack name must stay valid: the longest are `<name>-postgres-headless`
+# (a Service name, at most 63) and CronJob Job names `<name>-backup-<8 digits>` (at most 63).
+MAX_STACK_NAME = 40
+MAX_POOL_NAME = 15
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A Kubernetes resource quantity, e.g. 100m, 1.5, 256Mi, 10Gi (the apimachinery pattern).
+QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+CRON = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
+ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+PYTHON_MODULE = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+# A pinned image: a tag (not `latest`) or a digest. Releases are keyed by the image string,
+# so a moving tag would make "which release is serving" meaningless.
+IMAGE_PINNED = r"(@sha256:[0-9a-f]{64}$)|(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$)"
+
+DEFAULT_POSTGRES_IMAGE = "postgres:16.6-bookworm"
+DEFAULT_REDIS_IMAGE = "redis:7.4.2-bookworm"
+
+
+def image_is_pinned(image: str) -> bool:
+    return bool(re.search(IMAGE_PINNED, image)) and not image.endswith(":latest")
+
+
+DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
+DnsName = Annotated[str, StringConstraints(pattern=DNS_NAME, max_length=253)]
+Quantity = Annotated[str, StringConstraints(pattern=QUANTITY)]
+ImageRef = Annotated[
+    str,
+    StringConstraints(pattern=r"^\S+$", min_length=1, max_length=512),
+    *field_rule(
+        f"self.matches(r'{IMAGE_PINNED}') && !self.endsWith(':latest')",
+        "must be pinned to a tag other than latest, or to a digest",
+        image_is_pinned,
+    ),
+]
+
+
+class Model(BaseModel):
+    """Base of every API model: frozen, camelCase on the wire, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_attribute_docstrings=False,
+    )
+
+
+class RuledApiModel(Model, RuledModel):
+    """An API model with cross-field rules (see rules.py)."""
+
+
+# ---- shared building blocks ----------------------------------------------------------------
+
+
+class ResourceList(Model):
+    cpu: Quantity | None = Field(None, description="CPU, e.g. 250m or 1.")
+    memory: Quantity | None = Field(None, description="Memory, e.g. 256Mi or 1Gi.")
+
+
+class Resources(Model):
+    requests: ResourceList = Field(
+        default_factory=ResourceList, description="What the scheduler reserves for the container."
+    )
+    limits: ResourceList = Field(
+        default_factory=ResourceList, description="The most the container may use."
+    )
+
+
+def resources(cpu: str, memory: str, memory_limit: str) -> Resources:
+    return Resources(
+        requests=ResourceList(cpu=cpu, memory=memory), limits=ResourceList(memory=memory_limit)
+    )
+
+
+class LocalObjectReference(Model):
+    name: DnsLabel = Field(description="Name of an object in the stack's namespace.")
+
+
+class SecretKeySelector(Model):
+    name: DnsName = Field(description="Name of a Secret in the stack's namespace.")
+    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        description="Key within the Secret."
+    )
+
+
+class UrlSecretRef(Model):
+    name: DnsName = Field(description="Name of a Secret in the stack's namespace.")
+    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        "url", description="Key within the Secret whose value is the connection URL."
+    )
+
+
+class KeyRef(Model):
+    name: DnsName = Field(description="Name of the object in the stack's namespace.")
+    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+        description="Key within the object."
+    )
+    optional: bool | None = Field(None, description="Start even when the object or key is missing.")
+
+
+class FieldRef(Model):
+    field_path: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="Pod field to expose, e.g. metadata.name or status.podIP."
+    )
+
+
+class EnvVarSource(RuledApiModel):
+    secret_key_ref: KeyRef | None = Field(None, description="A key of a Secret.")
+    config_map_key_ref: KeyRef | None = Field(None, description="A key of a ConfigMap.")
+    field_ref: FieldRef | None = Field(None, description="A field of the pod.")
+
+    __rules__ = (
+        Rule(
+            cel="(has(self.secretKeyRef) ? 1 : 0) + (has(self.configMapKeyRef) ? 1 : 0)"
+            " + (has(self.fieldRef) ? 1 : 0) == 1",
+            message="set exactly one of secretKeyRef, configMapKeyRef, fieldRef",
+            check=lambda m: (
+                sum(x is not None for x in (m.secret_key_ref, m.config_map_key_ref, m.field_ref))
+                == 1
+            ),
+        ),
+    )
+
+
+class EnvVar(RuledApiModel):
+    name: Annotated[str, StringConstraints(pattern=ENV_NAME, max_length=253)] = Field(
+        description="Variable name. A name of the container contract (e.g. DJANGO_ALLOWED_HOSTS)"
+        " replaces the operator's value."
+    )
+    value: str | None = Field(None, description="Literal value.")
+    value_from: EnvVarSource | None = Field(None, description="Take the value from elsewhere.")
+
+    __rules__ = (
+        Rule(
+            cel="!(has(self.value) && has(self.valueFrom))",
+            message="set value or valueFrom, not both",
+            check=lambda m: not (m.value is not None and m.value_from is not None),
+        ),
+    )
+
+
+class NameRef(Model):
+    name: DnsName = Field(description="Name of the object in the stack's namespace.")
+    optional: bool | None = Field(None, description="Start even when the object is missing.")
+
+
+class EnvFromSource(RuledApiModel):
+    prefix: str | None = Field(None, description="Prefix added to every variable name.")
+    config_map_ref: NameRef | None = Field(None, description="Every key of a ConfigMap.")
+    secret_ref: NameRef | None = Field(None, description="Every key of a Secret.")
+
+    __rules__ = (
+        Rule(
+            cel="has(self.configMapRef) != has(self.secretRef)",
+            message="set exactly one of configMapRef, secretRef",
+            check=lambda m: (m.config_map_ref is None) != (m.secret_ref is None),
+        ),
+    )
+
+
+Command = Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)]
+
+
+# ---- web, workers, beat ----------------------------------------------------------------------
+
+
+class Autoscaling(RuledApiModel):
+    min_replicas: int = Field(2, ge=1, le=1000, description="Fewest web pods.")
+    max_replicas: int = Field(10, ge=1, le=1000, description="Most web pods.")
+    target_cpu_utilization: int = Field(
+        75, ge=1, le=100, description="Average CPU utilisation (percent of requests) to aim for."
+    )
+
+    __rules__ = (
+        Rule(
+            cel="self.minReplicas <= self.maxReplicas",
+            message="minReplicas must be <= maxReplicas",
+            check=lambda m: m.min_replicas <= m.max_replicas,
+            field="minReplicas",
+        ),
+    )
+
+
+class DisruptionBudget(Model):
+    enabled: bool = Field(
+        True,
+        description="Create a PodDisruptionBudget for the web tier. It is only created while"
+        " the web tier has at least 2 replicas, so that it never blocks node drains.",
+    )
+    min_available: int = Field(1, ge=0, description="Web pods that must stay up during drains.")
+
+
+class WebSpec(RuledApiModel):
+    replicas: int = Field(
+        2, ge=0, le=1000, description="Number of gunicorn pods (ignored while autoscaling is set)."
+    )
+    command: Command | None = Field(
+        None,
+        description="Container command. Default: gunicorn --bind=0.0.0.0:<port>"
+        " <project>.wsgi:application (gunicorn also reads gunicorn.conf.py in the working"
+        " directory).",
+    )
+    port: int = Field(8000, ge=1024, le=65535, description="Port gunicorn listens on.")
+    resources: Resources = Field(
+        default_factory=lambda: resources("100m", "256Mi", "512Mi"),
+        description="Resources of each web container.",
+    )
+    autoscaling: Autoscaling | None = Field(
+        None,
+        description="Scale on CPU with a HorizontalPodAutoscaler; replicas is then left to it.",
+    )
+    pdb: DisruptionBudget = Field(
+        default_factory=DisruptionBudget, description="PodDisruptionBudget of the web tier."
+    )
+
+    __rules__ = (
+        Rule(
+            cel="!has(self.autoscaling) || has(self.resources.requests.cpu)",
+            message="autoscaling needs resources.requests.cpu (utilisation is relative to it)",
+            check=lambda m: m.autoscaling is None or m.resources.requests.cpu is not None,
+            field="autoscaling",
+        ),
+    )
+
+
+class WorkerPool(Model):
+    name: Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=MAX_POOL_NAME)] = Field(
+        description=f"Pool name (a DNS label of at most {MAX_POOL_NAME} characters); the"
+        " Deployment is <stack>-worker-<name>."
+    )
+    queues: Annotated[
+        list[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]+$", max_length=200)]],
+        Field(min_length=1, max_length=50),
+    ] = Field(default_factory=lambda: ["celery"], description="Celery queues this pool consumes.")
+    concurrency: int = Field(2, ge=1, le=256, description="Celery worker processes per pod.")
+    replicas: int = Field(1, ge=0, le=1000, description="Number of worker pods.")
+    command: Command | None = Field(
+        None,
+        description="Container command. Default: celery -A <project> worker"
+        " --queues=<queues> --concurrency=<concurrency>.",
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("100m", "256Mi", "512Mi"),
+        description="Resources of each worker container.",
+    )
+
+
+class BeatSpec(Model):
+    enabled: bool = Field(
+        True, description="Run celery beat (one pod; never two, not even during a release)."
+    )
+    command: Command | None = Field(
+        None, description="Container command. Default: celery -A <project> beat."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("50m", "128Mi", "256Mi"),
+        description="Resources of the beat container.",
+    )
+
+
+# ---- data services -------------------------------------------------------------------------
+
+
+class ManagedDatabase(RuledApiModel):
+    image: ImageRef = Field(DEFAULT_POSTGRES_IMAGE, description="PostgreSQL image.")
+    storage: Quantity = Field("10Gi", description="Size of the data volume. Immutable.")
+    storage_class_name: DnsName | None = Field(
+        None, description="StorageClass of the data volume (cluster default if unset). Immutable."
+    )
+    database_name: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = Field(
+        "app", description="Database created for the app. Immutable."
+    )
+    username: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = Field(
+        "app", description="Role the app connects as. Immutable."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("100m", "256Mi", "1Gi"),
+        description="Resources of the PostgreSQL container.",
+    )
+
+    __rules__ = (
+        Rule(
+            cel="self.storage == oldSelf.storage",
+            message="storage is immutable (a StatefulSet volume claim cannot change)",
+            field="storage",
+            transition=True,
+        ),
+        Rule(
+            cel="has(self.storageClassName) == has(oldSelf.storageClassName) &&"
+            " (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",
+            message="storageClassName is immutable (changing it would orphan the data)",
+            field="storageClassName",
+            transition=True,
+        ),
+        Rule(
+            cel="self.databaseName == oldSelf.databaseName && self.username == oldSelf.username",
+            message="databaseName and username are immutable",
+            field="databaseName",
+            transition=True,
+        ),
+    )
+
+
+class ExternalService(Model):
+    url_secret_ref: UrlSecretRef = Field(
+        description="Secret key holding the connection URL (postgres://... or redis://...)."
+    )
+
+
+class DatabaseSpec(RuledApiModel):
+    managed: ManagedDatabase | None = Field(
+        None, description="Run PostgreSQL in the stack's namespace (a StatefulSet)."
+    )
+    external: ExternalService | None = Field(
+        None,
+        description="Use an existing database (managed service, CloudNativePG, ...) whose"
+        " DATABASE_URL is in a Secret.",
+    )
+
+    __rules__ = (
+        Rule(
+            cel="has(self.managed) != has(self.external)",
+            message="set exactly one of managed, external",
+            check=lambda m: (m.managed is None) != (m.external is None),
+        ),
+    )
+
+
+class ManagedRedis(RuledApiModel):
+    image: ImageRef = Field(DEFAULT_REDIS_IMAGE, description="Redis image.")
+    persistence: bool = Field(
+        True, description="Append-only file on a volume; without it Redis data lives in memory."
+    )
+    storage: Quantity = Field("1Gi", description="Size of the data volume. Immutable.")
+    storage_class_name: DnsName | None = Field(
+        None, description="StorageClass of the data volume (cluster default if unset). Immutable."
+    )
+    resources: Resources = Field(
+        default_factory=lambda: resources("50m", "64Mi", "256Mi"),
+        description="Resources of the Redis container.",
+    )
+
+    __rules__ = (
+        Rule(
+            cel="self.storage == oldSelf.storage && self.persistence == oldSelf.persistence",
+            message="storage and persistence are immutable (a StatefulSet volume claim cannot"
+            " change)",
+            field="storage",
+            transition=True,
+        ),
+        Rule(
+            cel="has(self.storageClassName) == has(oldSelf.storageClassName) &&"
+            " (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",
+            message="storageClassName is immutable (changing it would orphan the data)",
+            field="storageClassName",
+            transition=True,
+        ),
+    )
+
+
+class RedisSpec(RuledApiModel):
+    managed: ManagedRedis | None = Field(
+        None, description="Run Redis in the stack's namespace (a StatefulSet)."
+    )
+    external: ExternalService | None = Field(
+        None, description="Use an existing Redis whose REDIS_URL is in a Secret."
+    )
+
+    __rules__ = (
+        Rule(
+            cel="has(self.managed) != has(self.external)",
+            message="set exactly one of managed, external",
+            check=lambda m: (m.managed is None) != (m.external is None),
+        ),
+    )
+
+
+# ---- release, edge, backups ----------------------------------------------------------------
+
+
+class MigrationsSpec(Model):
+    enabled: bool = Field(
+        True, description="Run migrations in a Job before every release (image change)."
+    )
+    command: Command = Field(
+        default_factory=lambda: ["python", "manage.py", "migrate", "--noinput"],
+        description="Command of the migrations Job.",
+    )
+    timeout_seconds: int = Field(
+        600, ge=30, le=86400, description="A migration running longer than this has failed."
+    )
+    backup_before: bool = Field(False, description="Take a database backup before each migration.")
+
+
+class IssuerRef(Model):
+    name: DnsName = Field(description="Name of the cert-manager issuer.")
+    kind: Literal["Issuer", "ClusterIssuer"] = Field(
+        "ClusterIssuer", description="Issuer (namespaced) or ClusterIssuer."
+    )
+
+
+class TlsSpec(RuledApiModel):
+    issuer_ref: IssuerRef | None = Field(
+        None, description="Let cert-manager issue the certificate (annotation on the Ingress)."
+    )
+    secret_name: DnsName | None = Field(
+        None, description="Use an existing kubernetes.io/tls Secret."
+    )
+    self_signed: bool | None = Field(
+        None, description="Have the operator make a self-signed certificate (for trials)."
+    )
+    disabled: bool | None = Field(
+        None, description="Serve plain HTTP (e.g. TLS ends at a load balancer in front)."
+    )
+
+    __rules__ = (
+        Rule(
+            cel="(has(self.issuerRef) ? 1 : 0) + (has(self.secretName) ? 1 : 0)"
+            " + (has(self.selfSigned) && self.selfSigned ? 1 : 0)"
+            " + (has(self.disabled) && self.disabled ? 1 : 0) == 1",
+            message="set exactly one of issuerRef, secretName, selfSigned: true, disabled: true",
+            check=lambda m: (
+                sum(
+                    (
+                        m.issuer_ref is not None,
+                        m.secret_name is not None,
+                        bool(m.self_signed),
+                        bool(m.disabled),
+                    )
+                )
+                == 1
+            ),
+        ),
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return not self.disabled
+
+
+class IngressSpec(Model):
+    host: Annotated[
+        str,
+        StringConstraints(max_length=253),
+        *field_rule(
+            f"self.matches(r'{DNS_NAME}')",
+            "must be a lowercase DNS name such as shop.example.com",
+            lambda host: re.match(DNS_NAME, host) is not None,
+        ),
+    ] = Field(description="Public host name of the app, e.g. shop.example.com.")
+    class_name: DnsName | None = Field(
+        None, description="IngressClass (the cluster default if unset)."
+    )
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Extra annotations for the Ingress (controller tuning).",
+    )
+    tls: TlsSpec = Field(
+        default_factory=lambda: TlsSpec(self_signed=True),
+        description="Where the certificate comes from. Default: an operator-made self-signed one.",
+    )
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls.enabled else "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+
+class BackupSpec(Model):
+    enabled: bool = Field(True, description="Take scheduled pg_dump backups.")
+    schedule: Annotated[str, StringConstraints(pattern=CRON, max_length=100)] = Field(
+        "0 3 * * *", description="Cron schedule (cluster time zone unless timeZone is set)."
+    )
+    time_zone: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="IANA time zone of the schedule, e.g. Europe/Berlin."
+    )
+    retain: int = Field(7, ge=1, le=1000, description="Newest backups to keep.")
+    storage: Quantity = Field("10Gi", description="Size of the backup volume.")
+    storage_class_name: DnsName | None = Field(
+        None, description="StorageClass of the backup volume (cluster default if unset)."
+    )
+    suspend: bool = Field(False, description="Pause scheduled backups (on-demand ones still run).")
+    image: ImageRef | None = Field(
+        None,
+        description="Image with pg_dump; default: the managed database image, else "
+        + DEFAULT_POSTGRES_IMAGE,
+    )
+
+
+# ---- the stack -----------------------------------------------------------------------------
+
+
+class DjangoStackSpec(RuledApiModel):
+    """Desired state of one Django stack."""
+
+    image: ImageRef = Field(
+        description="The Django app image, pinned to a tag or digest. Changing it is a release:"
+        " migrations run first, then web, workers and beat roll."
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
+        "IfNotPresent", description="When to pull the app image."
+    )
+    image_pull_secrets: list[LocalObjectReference] = Field(
+        default_factory=list, max_length=20, description="Secrets for pulling the app image."
+    )
+    settings_module: Annotated[str, StringConstraints(pattern=PYTHON_MODULE)] = Field(
+        "config.settings",
+        description="DJANGO_SETTINGS_MODULE. Its package (e.g. config) is also the Celery app and"
+        " holds wsgi.py.",
+    )
+    env: list[EnvVar] = Field(
+        default_factory=list,
+        max_length=200,
+        description="Extra environment for every tier and Job.",
+    )
+    env_from: list[EnvFromSource] = Field(
+        default_factory=list,
+        max_length=50,
+        description="ConfigMaps/Secrets exposed as environment to every tier and Job; pods roll"
+        " when their content changes.",
+    )
+    secret_key_ref: SecretKeySelector | None = Field(
+        None,
+        description="DJANGO_SECRET_KEY from your Secret. Unset: the operator generates one once"
+        " into <stack>-django and never rotates it.",
+    )
+    web: WebSpec = Field(default_factory=WebSpec, description="The gunicorn web tier.")
+    workers: list[WorkerPool] = Field(
+        default_factory=lambda: [WorkerPool(name="default")],
+        max_length=20,
+        description="Celery worker pools, one Deployment each. Default: one pool on queue celery.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
+    )
+    beat: BeatSpec = Field(default_factory=BeatSpec, description="The celery beat scheduler.")
+    database: DatabaseSpec = Field(
+        default_factory=lambda: DatabaseSpec(managed=ManagedDatabase()),
+        description="PostgreSQL: managed in the namespace, or external.",
+    )
+    redis: RedisSpec = Field(
+        default_factory=lambda: RedisSpec(managed=ManagedRedis()),
+        description="Redis (cache, sessions, Celery broker): managed in the namespace, or"
+        " external.",
+    )
+    migrations: MigrationsSpec = Field(
+        default_factory=MigrationsSpec, description="Migrations that gate every release."
+    )
+    ingress: IngressSpec | None = Field(
+        None, description="Expose the web tier through an Ingress (HTTPS by default)."
+    )
+    backup: BackupSpec = Field(
+        default_factory=BackupSpec, description="Scheduled pg_dump backups to a volume."
+    )
+    deletion_policy: Literal["Retain", "Delete"] = Field(
+        "Retain",
+        description="Retain: database, Redis and backup volumes outlive the stack and are reused"
+        " by a stack of the same name. Delete: they go with it.",
+    )
+
+    __rules__ = (
+        Rule(
+            cel="self.workers.all(w, self.workers.exists_one(x, x.name == w.name))",
+            message="worker pool names must be unique",
+            check=lambda m: len({w.name for w in m.workers}) == len(m.workers),
+            field="workers",
+        ),
+    )
+
+    @property
+    def release_hash(self) -> str:
+        """Identifies a release: the image plus the migration command (10 hex digits)."""
+        material = json.dumps([self.image, list(self.migrations.command)])
+        return hashlib.sha256(material.encode()).hexdigest()[:10]
+
+    @property
+    def project_package(self) -> str:
+        """The Django project package, e.g. `config` for `config.settings`."""
+        return self.settings_module.rpartition(".")[0] or self.settings_module
+
+
+class ObjectMeta(Model):
+    """The part of metadata the operator reads. Unknown metadata fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=MAX_STACK_NAME)] = Field(
+        description=f"Stack name: a DNS label of at most {MAX_STACK_NAME} characters."
+    )
+    namespace: DnsLabel = Field("default", description="Namespace of the stack.")
+    uid: str | None = Field(None, description="Assigned by the API server.")
+    generation: int | None = Field(None, description="Assigned by the API server.")
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class StackNames:
+    """Every name derived from the stack name, in one place."""
+
+    def __init__(self, stack: str) -> None:
+        self.stack = stack
+        self.web = f"{stack}-web"
+        self.beat = f"{stack}-beat"
+        self.postgres = f"{stack}-postgres"
+        self.postgres_headless = f"{stack}-postgres-headless"
+        self.postgres_secret = f"{stack}-postgres"
+        self.redis = f"{stack}-redis"
+        self.redis_headless = f"{stack}-redis-headless"
+        self.redis_secret = f"{stack}-redis"
+        self.django_secret = f"{stack}-django"
+        self.tls_secret = f"{stack}-tls"
+        self.backup = f"{stack}-backup"
+        self.backup_pvc = f"{stack}-backups"
+        self.scripts = f"{stack}-scripts"
+
+    def worker(self, pool: str) -> str:
+        return f"{self.stack}-worker-{pool}"
+
+    def migrations_job(self, release_hash: str) -> str:
+        return f"{self.stack}-migrate-{release_hash}"
+
+
+class DjangoStack(Model):
+    """A DjangoStack resource as the operator and the renderer see it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    api_version: Literal["djangostack.io/v1alpha1"] = "djangostack.io/v1alpha1"
+    kind: Literal["DjangoStack"] = "DjangoStack"
+    metadata: ObjectMeta
+    spec: DjangoStackSpec
+
+    @cached_property
+    def names(self) -> StackNames:
+        return StackNames(self.metadata.name)
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        return self.metadata.namespace
+
+    @classmethod
+    def from_object(cls, obj: dict[str, Any]) -> DjangoStack:
+        return cls.model_validate(obj)
