@@ -1,0 +1,41 @@
+"""Pure builders: a DjangoStack (plus a RenderContext) in, plain Kubernetes objects out.
+
+No I/O, no randomness, no clock: rendering the same input twice gives the same objects.
+A builder returns None (or an empty list) for an object that should not exist, so that the
+reconciler can prune it.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from djangostack_operator.render import backup, datastore, django, ingress
+from djangostack_operator.render.pod import RenderContext
+from djangostack_operator.spec import DjangoStack
+
+__all__ = ["RenderContext", "render"]
+
+
+def render(stack: DjangoStack, context: RenderContext | None = None) -> list[dict[str, Any]]:
+    """Every child object of the stack, in apply order.
+
+    Data services come first, then the migrations Job, then the tiers that run the release,
+    then the edge and the backups.
+    """
+    context = context or RenderContext()
+    candidates: list[dict[str, Any] | None] = [
+        *datastore.postgres_objects(stack),
+        *datastore.redis_objects(stack),
+        django.migrations_job(stack, context),
+        django.web_deployment(stack, context),
+        django.web_service(stack),
+        django.web_pdb(stack),
+        django.web_hpa(stack),
+        *django.worker_deployments(stack, context),
+        django.beat_deployment(stack, context),
+        ingress.ingress(stack),
+        *backup.backup_objects(stack),
+    ]
+    # Independent copies: builders share small constant parts, callers may mutate the result.
+    return [copy.deepcopy(obj) for obj in candidates if obj is not None]

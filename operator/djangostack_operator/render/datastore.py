@@ -1,0 +1,231 @@
+"""Managed PostgreSQL and Redis: a single-replica StatefulSet each, with a headless Service (stable
+pod DNS) and a client Service. Nothing is rendered for an external service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from djangostack_operator.render import meta
+from djangostack_operator.render.pod import (
+    DATA_SERVICE_UID,
+    PASSWORD_KEY,
+    POSTGRES_PORT,
+    REDIS_PORT,
+    container_security_context,
+    pod_security_context,
+    resource_requirements,
+    secret_env,
+    tmp_mount,
+    tmp_volume,
+)
+from djangostack_operator.spec import DjangoStack, Resources
+
+POSTGRES = "postgres"
+REDIS = "redis"
+DATA_VOLUME = "data"
+PGDATA_MOUNT = "/var/lib/postgresql/data"
+
+
+def _services(
+    stack: DjangoStack, component: str, name: str, headless: str, port: int
+) -> list[dict[str, Any]]:
+    ports = [{"name": component, "port": port, "targetPort": component, "protocol": "TCP"}]
+    selector = meta.selector_labels(stack, component)
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta.metadata(stack, headless, component),
+            "spec": {
+                "clusterIP": "None",
+                # The StatefulSet's pod DNS must resolve before readiness (e.g. for init).
+                "publishNotReadyAddresses": True,
+                "selector": selector,
+                "ports": ports,
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta.metadata(stack, name, component),
+            "spec": {"type": "ClusterIP", "selector": selector, "ports": ports},
+        },
+    ]
+
+
+def _statefulset(
+    stack: DjangoStack,
+    component: str,
+    *,
+    name: str,
+    headless: str,
+    container: dict[str, Any],
+    volumes: list[dict[str, Any]],
+    storage: str | None,
+    storage_class: str | None,
+) -> dict[str, Any]:
+    """A one-replica StatefulSet; `storage` None means no volume claim (data in memory)."""
+    selector = meta.selector_labels(stack, component)
+    pod_spec = {
+        "automountServiceAccountToken": False,
+        "securityContext": pod_security_context(DATA_SERVICE_UID),
+        "terminationGracePeriodSeconds": 60,
+        "containers": [container],
+        "volumes": volumes,
+    }
+    spec: dict[str, Any] = {
+        "replicas": 1,
+        "serviceName": headless,
+        "selector": {"matchLabels": selector},
+        "podManagementPolicy": "OrderedReady",
+        "updateStrategy": {"type": "RollingUpdate"},
+        # Retain: the data volume outlives the stack and a stack of the same name binds it again.
+        # Delete: the StatefulSet owns the claim, and garbage collection removes it with the stack.
+        "persistentVolumeClaimRetentionPolicy": {
+            "whenDeleted": stack.spec.deletion_policy,
+            "whenScaled": "Retain",
+        },
+        "template": {"metadata": {"labels": meta.labels(stack, component)}, "spec": pod_spec},
+    }
+    if storage is not None:
+        claim_spec: dict[str, Any] = {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": storage}},
+        }
+        if storage_class is not None:
+            claim_spec["storageClassName"] = storage_class
+        spec["volumeClaimTemplates"] = [
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": DATA_VOLUME, "labels": meta.labels(stack, component)},
+                "spec": claim_spec,
+            }
+        ]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": meta.metadata(stack, name, component),
+        "spec": spec,
+    }
+
+
+def _exec_probe(command: list[str], period: int, failures: int) -> dict[str, Any]:
+    return {
+        "exec": {"command": list(command)},
+        "periodSeconds": period,
+        "timeoutSeconds": 5,
+        "failureThreshold": failures,
+    }
+
+
+def _data_container(
+    name: str, image: str, port: int, resources: Resources, **fields: Any
+) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": name, "containerPort": port, "protocol": "TCP"}],
+    }
+    container |= fields
+    container["resources"] = resource_requirements(resources)
+    container["securityContext"] = container_security_context()
+    return container
+
+
+def postgres_objects(stack: DjangoStack) -> list[dict[str, Any]]:
+    managed = stack.spec.database.managed
+    if managed is None:
+        return []
+    names = stack.names
+    ready = ["pg_isready", "--host=127.0.0.1", f"--username={managed.username}",
+             f"--dbname={managed.database_name}"]  # fmt: skip
+    container = _data_container(
+        POSTGRES,
+        managed.image,
+        POSTGRES_PORT,
+        managed.resources,
+        env=[
+            {"name": "POSTGRES_USER", "value": managed.username},
+            {"name": "POSTGRES_DB", "value": managed.database_name},
+            secret_env("POSTGRES_PASSWORD", names.postgres_secret, PASSWORD_KEY),
+            # A subfolder: the volume's root may hold lost+found, which initdb refuses.
+            {"name": "PGDATA", "value": f"{PGDATA_MOUNT}/pgdata"},
+        ],
+        startupProbe=_exec_probe(ready, period=2, failures=150),
+        livenessProbe=_exec_probe(ready, period=10, failures=6),
+        readinessProbe=_exec_probe(ready, period=5, failures=3),
+        volumeMounts=[
+            {"name": DATA_VOLUME, "mountPath": PGDATA_MOUNT},
+            {"name": "run", "mountPath": "/var/run/postgresql"},
+            {"name": "shm", "mountPath": "/dev/shm"},
+            tmp_mount(),
+        ],
+    )
+    volumes = [
+        {"name": "run", "emptyDir": {}},
+        # Parallel queries use shared memory; the runtime's default /dev/shm is 64 MiB.
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "256Mi"}},
+        tmp_volume(),
+    ]
+    return [
+        *_services(stack, POSTGRES, names.postgres, names.postgres_headless, POSTGRES_PORT),
+        _statefulset(
+            stack,
+            POSTGRES,
+            name=names.postgres,
+            headless=names.postgres_headless,
+            container=container,
+            volumes=volumes,
+            storage=managed.storage,
+            storage_class=managed.storage_class_name,
+        ),
+    ]
+
+
+# The password reaches redis-server through a config file on the /tmp volume, never argv.
+REDIS_START = (
+    'umask 077 && printf "requirepass %s\\n" "$REDISCLI_AUTH" > /tmp/redis.conf'
+    ' && exec redis-server /tmp/redis.conf --dir /data --appendonly "$REDIS_APPENDONLY"'
+)
+
+
+def redis_objects(stack: DjangoStack) -> list[dict[str, Any]]:
+    managed = stack.spec.redis.managed
+    if managed is None:
+        return []
+    names = stack.names
+    ping = ["redis-cli", "ping"]
+    container = _data_container(
+        REDIS,
+        managed.image,
+        REDIS_PORT,
+        managed.resources,
+        command=["sh", "-c", REDIS_START],
+        # redis-cli reads REDISCLI_AUTH, so the probes authenticate without a password in argv.
+        env=[
+            secret_env("REDISCLI_AUTH", names.redis_secret, PASSWORD_KEY),
+            {"name": "REDIS_APPENDONLY", "value": "yes" if managed.persistence else "no"},
+        ],
+        startupProbe=_exec_probe(ping, period=2, failures=60),
+        livenessProbe=_exec_probe(ping, period=10, failures=6),
+        readinessProbe=_exec_probe(ping, period=5, failures=3),
+        volumeMounts=[{"name": DATA_VOLUME, "mountPath": "/data"}, tmp_mount()],
+    )
+    volumes = [tmp_volume()]
+    if not managed.persistence:
+        volumes.insert(0, {"name": DATA_VOLUME, "emptyDir": {}})
+    return [
+        *_services(stack, REDIS, names.redis, names.redis_headless, REDIS_PORT),
+        _statefulset(
+            stack,
+            REDIS,
+            name=names.redis,
+            headless=names.redis_headless,
+            container=container,
+            volumes=volumes,
+            storage=managed.storage if managed.persistence else None,
+            storage_class=managed.storage_class_name,
+        ),
+    ]

@@ -1,0 +1,96 @@
+"""`djangostack render` and `djangostack crd`: output, exit codes, error messages."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from djangostack_operator import cli
+from tests.factories import REPO, SAMPLES
+
+DJANGOSTACK = Path(sys.executable).parent / "djangostack"
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(DJANGOSTACK), *args], input=stdin, capture_output=True, text=True, check=False
+    )
+
+
+def test_render_production_sample_prints_every_object_kind() -> None:
+    result = run("render", str(SAMPLES / "production.yaml"))
+    assert result.returncode == 0, result.stderr
+    documents = list(yaml.safe_load_all(result.stdout))
+    assert {d["kind"] for d in documents} == {
+        "Service",
+        "StatefulSet",
+        "Job",
+        "Deployment",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "ConfigMap",
+        "PersistentVolumeClaim",
+        "CronJob",
+    }
+    assert all(d["metadata"]["namespace"] == "shop-production" for d in documents)
+
+
+def test_render_several_files_and_stdin(capsys: pytest.CaptureFixture[str]) -> None:
+    minimal = (SAMPLES / "minimal.yaml").read_text()
+    assert run("render", "-", stdin=minimal).returncode == 0
+    assert (
+        cli.main(["render", str(SAMPLES / "minimal.yaml"), str(SAMPLES / "production.yaml")]) == 0
+    )
+    namespaces = {d["metadata"]["namespace"] for d in yaml.safe_load_all(capsys.readouterr().out)}
+    assert namespaces == {"default", "shop-production"}
+
+
+def test_invalid_input_exits_2_naming_each_field_without_traceback() -> None:
+    bad = """
+apiVersion: djangostack.io/v1alpha1
+kind: DjangoStack
+metadata: {name: shop}
+spec:
+  image: shop:latest
+  web: {replicas: -1}
+"""
+    result = run("render", "-", stdin=bad)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "-: spec.image: must be pinned to a tag other than latest, or to a digest",
+        "-: spec.web.replicas: must be >= 0",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("spec: [unclosed", "not valid YAML"),
+        ("", "no DjangoStack in the file"),
+        ("- a\n- b\n", "must be a DjangoStack object"),
+    ],
+)
+def test_unusable_files_exit_2(content: str, message: str) -> None:
+    result = run("render", "-", stdin=content)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_file_exits_2(tmp_path: Path) -> None:
+    result = run("render", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert "cannot read" in result.stderr
+
+
+def test_crd_command_prints_the_committed_crd() -> None:
+    result = run("crd")
+    assert result.returncode == 0
+    assert result.stdout == (REPO / "crds" / "djangostacks.yaml").read_text()
