@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 DEVCLUSTER := $(PY) -m djangostack_devcluster
 
-.PHONY: bootstrap venv tools cluster-up cluster-down test unit lint crd
+.PHONY: bootstrap venv tools cluster-up cluster-down test unit lint crd docs
 
 bootstrap:  ## apt packages, .venv and the control plane binaries (idempotent)
 	@scripts/bootstrap.sh
@@ -37,3 +37,6 @@ test: lint  ## the whole suite: lint, unit tests, tests against the local contro
 	@.venv/bin/pytest; code=$$?; \
 	if [ $$code -eq 5 ]; then echo "pytest ran no tests: the suite is broken" >&2; fi; \
 	exit $$code
+
+docs: bootstrap  ## regenerate the field reference in docs/api.md
+	$(PY) -m djangostack_operator.apidoc docs/api.md
