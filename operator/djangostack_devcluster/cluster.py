@@ -35,6 +35,7 @@ from djangostack_devcluster import pki as pki_module
 from djangostack_devcluster.tools import Toolset
 
 NODE_NAME = "kwok-node-0"
+STORAGE_CLASS = "standard"
 SERVICE_CIDR = "10.0.0.0/24"
 KWOK_STAGES = Path(__file__).with_name("kwok-stages.yaml")
 # Order matters: each component needs the ones before it; stopping goes in reverse.
@@ -134,6 +135,7 @@ class LocalCluster:
             self._start("kube-scheduler", self._scheduler_args(ports), attached)
             self._start("kwok", self._kwok_args(ports), attached)
             self._create_node()
+            self._create_default_storage_class()
             self._wait("kwok", self._node_ready, deadline)
             self._wait("kube-controller-manager", self._default_service_account_exists, deadline)
         except BaseException:
@@ -255,6 +257,8 @@ class LocalCluster:
             f"--cluster-signing-cert-file={self.pki.ca_cert}",
             f"--cluster-signing-key-file={self.pki.ca_key}",
             "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+            # Dynamic hostPath volumes (test-only provisioner), so PVCs bind and pods schedule.
+            "--enable-hostpath-provisioner=true",
             # A loaded 2-core machine can miss heartbeats; do not mark the fake node NotReady.
             "--node-monitor-grace-period=3m20s",
             "--profiling=false",
@@ -371,6 +375,25 @@ class LocalCluster:
         }
         try:
             self._request("POST", "/api/v1/nodes", node)
+        except ClusterError as error:
+            if "HTTP 409" not in str(error):
+                raise
+
+    def _create_default_storage_class(self) -> None:
+        """A default StorageClass served by the controller-manager's hostPath provisioner."""
+        storage_class = {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {
+                "name": STORAGE_CLASS,
+                "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+            },
+            "provisioner": "kubernetes.io/host-path",
+            "reclaimPolicy": "Delete",
+            "volumeBindingMode": "Immediate",
+        }
+        try:
+            self._request("POST", "/apis/storage.k8s.io/v1/storageclasses", storage_class)
         except ClusterError as error:
             if "HTTP 409" not in str(error):
                 raise

@@ -95,7 +95,9 @@ def test_job_completes(batch: client.BatchV1Api, namespace: str) -> None:
     assert conditions["Complete"] == "True"
 
 
-def test_statefulset_reports_ready_replicas(apps: client.AppsV1Api, namespace: str) -> None:
+def test_statefulset_with_volume_claims_reports_ready_replicas(
+    apps: client.AppsV1Api, core: client.CoreV1Api, namespace: str
+) -> None:
     labels = {"app": "db"}
     apps.create_namespaced_stateful_set(
         namespace,
