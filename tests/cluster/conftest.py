@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from djangostack_devcluster import tools
 from djangostack_devcluster.cluster import LocalCluster
 from tests.factories import REPO
 from tests.kube_helpers import wait_for, wait_gone
+from tests.operator_process import OperatorProcess
 
 
 def _missing_infrastructure(reason: str) -> None:
@@ -76,11 +77,37 @@ def batch(api_client: client.ApiClient) -> client.BatchV1Api:
     return client.BatchV1Api(api_client)
 
 
+class NamespaceReaper:
+    """Deletes test namespaces at once and checks, at the end of the session, that every
+    deletion completed: the namespace controller takes 5-15 s per namespace, and waiting for
+    each in turn would dominate the run."""
+
+    def __init__(self, core: client.CoreV1Api) -> None:
+        self.core = core
+        self.deleted: list[str] = []
+
+    def delete(self, name: str) -> None:
+        self.core.delete_namespace(name)
+        self.deleted.append(name)
+
+    def wait_all_gone(self) -> None:
+        for name in self.deleted:
+            wait_gone(f"namespace {name}", lambda n=name: self.core.read_namespace(n), timeout=180)
+
+
+@pytest.fixture(scope="session")
+def namespace_reaper(core: client.CoreV1Api) -> Iterator[NamespaceReaper]:
+    reaper = NamespaceReaper(core)
+    yield reaper
+    reaper.wait_all_gone()
+
+
 @contextmanager
-def fresh_namespace(core: client.CoreV1Api, hint: str) -> Iterator[str]:
-    """A new namespace with its default ServiceAccount; deleted, completely, afterwards."""
+def fresh_namespace(reaper: NamespaceReaper, hint: str, prefix: str = "") -> Iterator[str]:
+    """A new namespace with its default ServiceAccount; deleted afterwards (see the reaper)."""
+    core = reaper.core
     slug = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:40].strip("-")
-    name = f"{slug}-{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}{slug}-{uuid.uuid4().hex[:6]}"
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     wait_for(
         f"default ServiceAccount in {name}",
@@ -89,21 +116,22 @@ def fresh_namespace(core: client.CoreV1Api, hint: str) -> Iterator[str]:
     try:
         yield name
     finally:
-        core.delete_namespace(name)
-        wait_gone(f"namespace {name}", lambda: core.read_namespace(name), timeout=120)
+        reaper.delete(name)
 
 
 @pytest.fixture
-def namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterator[str]:
+def namespace(namespace_reaper: NamespaceReaper, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace per test, named after it."""
-    with fresh_namespace(core, request.node.name) as name:
+    with fresh_namespace(namespace_reaper, request.node.name) as name:
         yield name
 
 
 @pytest.fixture(scope="module")
-def module_namespace(core: client.CoreV1Api, request: pytest.FixtureRequest) -> Iterator[str]:
+def module_namespace(
+    namespace_reaper: NamespaceReaper, request: pytest.FixtureRequest
+) -> Iterator[str]:
     """One namespace for a module whose tests create nothing that outlives them."""
-    with fresh_namespace(core, request.module.__name__.rsplit(".", 1)[-1]) as name:
+    with fresh_namespace(namespace_reaper, request.module.__name__.rsplit(".", 1)[-1]) as name:
         yield name
 
 
@@ -128,3 +156,58 @@ def djangostack_crd(api_client: client.ApiClient) -> dict[str, Any]:
 
     wait_for(f"CRD {name} to be established", established)
     return crd
+
+
+@pytest.fixture(scope="session")
+def shared_operator(
+    kubeconfig: Path, djangostack_crd: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OperatorProcess]:
+    """One operator for the tests that do not stop it: it watches the namespaces op-*."""
+    log = tmp_path_factory.mktemp("operator") / "shared-operator.log"
+    operator = OperatorProcess(kubeconfig, log, ["op-*"]).start()
+    try:
+        yield operator
+    finally:
+        operator.stop()
+
+
+@pytest.fixture
+def op_namespace(
+    namespace_reaper: NamespaceReaper,
+    shared_operator: OperatorProcess,
+    request: pytest.FixtureRequest,
+) -> Iterator[str]:
+    """A fresh namespace watched by the shared operator."""
+    with fresh_namespace(namespace_reaper, request.node.name, prefix="op-") as name:
+        yield name
+
+
+@pytest.fixture
+def solo_namespace(
+    namespace_reaper: NamespaceReaper,
+    djangostack_crd: dict[str, Any],
+    request: pytest.FixtureRequest,
+) -> Iterator[str]:
+    """A fresh namespace no shared operator watches: the test runs its own (solo_operator)."""
+    with fresh_namespace(namespace_reaper, request.node.name, prefix="solo-") as name:
+        yield name
+
+
+@pytest.fixture
+def solo_operator(
+    kubeconfig: Path, solo_namespace: str, tmp_path: Path
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """Start operators that watch only the test's solo namespace; all are stopped afterwards."""
+    started: list[OperatorProcess] = []
+
+    def start(resync_seconds: float = 30) -> OperatorProcess:
+        log = tmp_path / f"operator-{len(started)}.log"
+        operator = OperatorProcess(kubeconfig, log, [solo_namespace], resync_seconds)
+        started.append(operator)
+        return operator.start()
+
+    try:
+        yield start
+    finally:
+        for operator in started:
+            operator.kill()

@@ -273,3 +273,28 @@ def test_pod_labelled_for_failing_container_stage_makes_its_job_fail(
 
     wait_for("Job broken to fail", failed)
     assert (batch.read_namespaced_job_status("broken", namespace).status.succeeded or 0) == 0
+
+
+def test_namespace_deletion_completes(core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
+    core.create_namespace({"metadata": {"name": "doomed"}})
+    wait_for(
+        "default ServiceAccount", lambda: core.read_namespaced_service_account("default", "doomed")
+    )
+    labels = {"app": "web"}
+    apps.create_namespaced_deployment(
+        "doomed",
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [restricted_container()]},
+                },
+            },
+        },
+    )
+    wait_for("2 pods", lambda: len(core.list_namespaced_pod("doomed").items) == 2)
+    core.delete_namespace("doomed")
+    wait_gone("namespace doomed", lambda: core.read_namespace("doomed"), timeout=120)
