@@ -1,4 +1,4 @@
-"""The `djangostack` command: `render FILE`, `crd`.
+"""The `djangostack` command: `render FILE`, `crd`, `run`.
 
 Exit codes: 0 success, 2 invalid input (each problem printed as `FILE: path: message`).
 """
@@ -69,10 +69,45 @@ def main(argv: list[str] | None = None) -> int:
         "files", nargs="+", metavar="FILE", help="DjangoStack YAML, - for stdin"
     )
     commands.add_parser("crd", help="print the CustomResourceDefinition generated from the models")
+    run_parser = commands.add_parser("run", help="run the operator against $KUBECONFIG")
+    scope = run_parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch this namespace (repeatable; globs like 'team-*' work)",
+    )
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    run_parser.add_argument("--metrics-port", type=int, default=9090, help="0 disables")
+    run_parser.add_argument("--health-port", type=int, default=8080, help="0 disables /healthz")
+    run_parser.add_argument("--log-format", choices=["json", "plain"], default="plain")
+    run_parser.add_argument(
+        "--resync-seconds", type=float, default=30.0, help="how often every stack is re-checked"
+    )
+    run_parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "render":
         return cmd_render(args.files)
+    if args.command == "run":
+        return cmd_run(args)
     return cmd_crd()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from djangostack_operator import runner  # noqa: PLC0415 - kopf loads only to run
+
+    all_namespaces = args.all_namespaces or not args.namespace
+    runner.run(
+        namespaces=args.namespace,
+        all_namespaces=all_namespaces,
+        metrics_port=args.metrics_port,
+        health_port=args.health_port,
+        log_format=args.log_format,
+        resync_seconds=args.resync_seconds,
+        verbose=args.verbose,
+    )
+    return 0
 
 
 if __name__ == "__main__":

@@ -553,6 +553,12 @@ class DjangoStackSpec(RuledApiModel):
         description="ConfigMaps/Secrets exposed as environment to every tier and Job; pods roll"
         " when their content changes.",
     )
+    pod_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="Extra annotations on every app pod (web, workers, beat, Jobs), e.g. for a"
+        " service mesh or a log shipper.",
+    )
     secret_key_ref: SecretKeySelector | None = Field(
         None,
         description="DJANGO_SECRET_KEY from your Secret. Unset: the operator generates one once"

@@ -6,7 +6,15 @@ from typing import Any
 
 import pytest
 
-from djangostack_operator.render import RenderContext, backup, datastore, django, ingress, render
+from djangostack_operator.render import (
+    Release,
+    RenderContext,
+    backup,
+    datastore,
+    django,
+    ingress,
+    render,
+)
 from djangostack_operator.render.pod import app_env, config_checksum, referenced_config
 from djangostack_operator.render.secrets import GeneratedSecret, generated_secrets
 from tests.factories import UID, make_stack
@@ -177,11 +185,15 @@ def test_beat_is_one_pod_at_most_and_recreated(enabled: bool, replicas: int) -> 
 
 def test_release_tiers_run_the_released_image_until_the_new_one_is_migrated() -> None:
     stack = make_stack(image="registry.example.com/shop:2.0.0")
-    context = RenderContext(released_image="registry.example.com/shop:1.0.0")
+    context = RenderContext(release=Release("registry.example.com/shop:1.0.0", "0123456789"))
     objects = by_kind_name(render(stack, context))
     for name in ("shop-web", "shop-worker-default", "shop-beat"):
         container = objects[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
         assert container["image"] == "registry.example.com/shop:1.0.0", name
+        assert objects[("Deployment", name)]["metadata"]["annotations"] == {
+            "djangostack.io/release-image": "registry.example.com/shop:1.0.0",
+            "djangostack.io/release-hash": "0123456789",
+        }
     job = objects[("Job", f"shop-migrate-{stack.spec.release_hash}")]
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == (
         "registry.example.com/shop:2.0.0"
@@ -194,7 +206,8 @@ def test_migrations_job() -> None:
     assert job is not None
     assert job["metadata"]["name"] == f"shop-migrate-{stack.spec.release_hash}"
     assert job["metadata"]["annotations"] == {
-        "djangostack.io/release-image": "registry.example.com/shop:1.0.0"
+        "djangostack.io/release-image": "registry.example.com/shop:1.0.0",
+        "djangostack.io/release-hash": stack.spec.release_hash,
     }
     assert job["spec"]["backoffLimit"] == 0
     assert job["spec"]["activeDeadlineSeconds"] == 120

@@ -11,10 +11,10 @@ import copy
 from typing import Any
 
 from djangostack_operator.render import backup, datastore, django, ingress
-from djangostack_operator.render.pod import RenderContext
+from djangostack_operator.render.pod import Release, RenderContext
 from djangostack_operator.spec import DjangoStack
 
-__all__ = ["RenderContext", "render"]
+__all__ = ["Release", "RenderContext", "render"]
 
 
 def render(stack: DjangoStack, context: RenderContext | None = None) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from djangostack_operator.render import meta
 from djangostack_operator.render.pod import (
+    Release,
     RenderContext,
     app_container,
     app_pod_spec,
@@ -21,9 +22,14 @@ MIGRATIONS = "migrations"
 HTTP_PORT_NAME = "http"
 
 
-def serving_image(stack: DjangoStack, context: RenderContext) -> str:
-    """The image web, workers and beat run: the released one, until a new release is migrated."""
-    return context.released_image or stack.spec.image
+def serving_release(stack: DjangoStack, context: RenderContext) -> Release:
+    """What web, workers and beat run: the released one, until a new release is migrated."""
+    return context.release or Release(stack.spec.image, stack.spec.release_hash)
+
+
+def release_annotations(release: Release) -> dict[str, str]:
+    """Recorded on each app Deployment: the cluster itself says which release is serving."""
+    return {meta.RELEASE_IMAGE: release.image, meta.RELEASE_HASH: release.hash}
 
 
 def web_command(stack: DjangoStack) -> list[str]:
@@ -78,7 +84,7 @@ def web_deployment(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
     container = app_container(
         stack,
         WEB,
-        serving_image(stack, context),
+        serving_release(stack, context).image,
         web_command(stack),
         web.resources,
         ports=[{"name": HTTP_PORT_NAME, "containerPort": web.port, "protocol": "TCP"}],
@@ -120,7 +126,12 @@ def web_deployment(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": meta.metadata(stack, stack.names.web, WEB),
+        "metadata": meta.metadata(
+            stack,
+            stack.names.web,
+            WEB,
+            annotations=release_annotations(serving_release(stack, context)),
+        ),
         "spec": spec,
     }
 
@@ -210,7 +221,11 @@ def worker_deployment(
 ) -> dict[str, Any]:
     pool_label = {meta.POOL_LABEL: pool.name}
     container = app_container(
-        stack, WORKER, serving_image(stack, context), worker_command(stack, pool), pool.resources
+        stack,
+        WORKER,
+        serving_release(stack, context).image,
+        worker_command(stack, pool),
+        pool.resources,
     )
     # Celery finishes the tasks it is running on SIGTERM (warm shutdown); give it time.
     pod_spec = app_pod_spec(stack, [container], terminationGracePeriodSeconds=60)
@@ -218,7 +233,11 @@ def worker_deployment(
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": meta.metadata(
-            stack, stack.names.worker(pool.name), WORKER, extra_labels=pool_label
+            stack,
+            stack.names.worker(pool.name),
+            WORKER,
+            extra_labels=pool_label,
+            annotations=release_annotations(serving_release(stack, context)),
         ),
         "spec": {
             "replicas": pool.replicas,
@@ -233,13 +252,18 @@ def beat_deployment(stack: DjangoStack, context: RenderContext) -> dict[str, Any
     """Celery beat: 0 or 1 replica and Recreate, so two schedulers never run at once."""
     beat = stack.spec.beat
     container = app_container(
-        stack, BEAT, serving_image(stack, context), beat_command(stack), beat.resources
+        stack, BEAT, serving_release(stack, context).image, beat_command(stack), beat.resources
     )
     pod_spec = app_pod_spec(stack, [container], terminationGracePeriodSeconds=30)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": meta.metadata(stack, stack.names.beat, BEAT),
+        "metadata": meta.metadata(
+            stack,
+            stack.names.beat,
+            BEAT,
+            annotations=release_annotations(serving_release(stack, context)),
+        ),
         "spec": {
             "replicas": 1 if beat.enabled else 0,
             "revisionHistoryLimit": 5,
@@ -276,7 +300,7 @@ def migrations_job(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
             stack,
             stack.names.migrations_job(stack.spec.release_hash),
             MIGRATIONS,
-            annotations={meta.RELEASE_ANNOTATION: stack.spec.image},
+            annotations=release_annotations(Release(stack.spec.image, stack.spec.release_hash)),
         ),
         "spec": {
             "backoffLimit": 0,

@@ -13,7 +13,8 @@ APP_NAME = "djangostack"
 # Annotation on pod templates; its value changes when configuration the pods read changes.
 CONFIG_CHECKSUM = "djangostack.io/config-checksum"
 POOL_LABEL = "djangostack.io/worker-pool"
-RELEASE_ANNOTATION = "djangostack.io/release-image"
+RELEASE_IMAGE = "djangostack.io/release-image"
+RELEASE_HASH = "djangostack.io/release-hash"
 # Stands in for the uid when rendering offline; the API server assigns the real one.
 OFFLINE_UID = "00000000-0000-0000-0000-000000000000"
 

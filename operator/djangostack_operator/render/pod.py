@@ -28,16 +28,24 @@ def tmp_mount() -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Release:
+    """What web, workers and beat run: an image and the release hash it was migrated under."""
+
+    image: str
+    hash: str
+
+
+@dataclass(frozen=True)
 class RenderContext:
     """What the renderer needs besides the stack; the operator observes it, tests set it.
 
-    released_image: the image web, workers and beat run. None means spec.image (offline
-    rendering, or a stack whose migrations have succeeded for the current image).
+    release: what web, workers and beat run. None means the stack's own image and release
+    hash (offline rendering, or a release whose migrations have succeeded).
     config_digests: digest of the content of each referenced Secret/ConfigMap, keyed
     "Secret/name" or "ConfigMap/name"; pods roll when one changes.
     """
 
-    released_image: str | None = None
+    release: Release | None = None
     config_digests: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -232,10 +240,14 @@ def app_pod_template(
     pod_spec: dict[str, Any],
     extra_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    annotations = {
+        **stack.spec.pod_annotations,
+        meta.CONFIG_CHECKSUM: config_checksum(stack, context),
+    }
     return {
         "metadata": {
             "labels": {**meta.labels(stack, component), **(extra_labels or {})},
-            "annotations": {meta.CONFIG_CHECKSUM: config_checksum(stack, context)},
+            "annotations": annotations,
         },
         "spec": pod_spec,
     }

@@ -1,0 +1,140 @@
+"""The only module that talks to the Kubernetes API server (kopf's own watching aside).
+
+Children are written with server-side apply under one field manager; Jobs and volume claims,
+whose specs are immutable, are only ever created. Every request is counted by verb.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from kubernetes import client, config, dynamic
+from kubernetes.client.exceptions import ApiException
+
+from djangostack_operator import metrics
+from djangostack_operator.spec import GROUP, PLURAL, VERSION
+
+FIELD_MANAGER = "djangostack-operator"
+HANDOVER_MANAGER = "djangostack-operator-handover"
+
+
+def load_api_client() -> client.ApiClient:
+    """In a pod: its service account. Elsewhere: $KUBECONFIG or ~/.kube/config."""
+    try:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        config.load_kube_config()  # type: ignore[no-untyped-call]
+    return client.ApiClient()
+
+
+class Kube:
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.api_client = api_client
+        self.dynamic = dynamic.DynamicClient(api_client)  # type: ignore[no-untyped-call]
+        self.core = client.CoreV1Api(api_client)
+        self.objects = client.CustomObjectsApi(api_client)
+        self._resources: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def _resource(self, api_version: str, kind: str) -> Any:
+        key = (api_version, kind)
+        with self._lock:
+            if key not in self._resources:
+                self._resources[key] = self.dynamic.resources.get(
+                    api_version=api_version, kind=kind
+                )
+            return self._resources[key]
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        """Server-side apply, taking ownership of every field in `obj` (force)."""
+        metrics.API_REQUESTS.labels(verb="apply").inc()
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        resource.server_side_apply(
+            body=obj,
+            namespace=obj["metadata"]["namespace"],
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
+
+    def hand_over_replicas(self, obj: dict[str, Any], replicas: int) -> None:
+        """Make `spec.replicas` co-owned by a hand-over manager before we stop applying it.
+
+        Server-side apply deletes a field its only owner stops setting: without this, turning
+        autoscaling on would reset the Deployment to 1 replica until the HPA scales it back.
+        """
+        metrics.API_REQUESTS.labels(verb="apply").inc()
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        resource.server_side_apply(
+            body={
+                "apiVersion": obj["apiVersion"],
+                "kind": obj["kind"],
+                "metadata": {"name": obj["metadata"]["name"]},
+                "spec": {"replicas": replicas},
+            },
+            namespace=obj["metadata"]["namespace"],
+            field_manager=HANDOVER_MANAGER,
+            force_conflicts=True,
+        )
+
+    def create(self, obj: dict[str, Any]) -> bool:
+        """Create `obj`; False when it already exists (it is then left exactly as it is)."""
+        metrics.API_REQUESTS.labels(verb="create").inc()
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        try:
+            resource.create(
+                body=obj, namespace=obj["metadata"]["namespace"], field_manager=FIELD_MANAGER
+            )
+        except ApiException as error:
+            if error.status == 409:
+                return False
+            raise
+        return True
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        """Delete with background propagation (owned objects follow); gone already is fine."""
+        metrics.API_REQUESTS.labels(verb="delete").inc()
+        resource = self._resource(api_version, kind)
+        try:
+            resource.delete(
+                name=name,
+                namespace=namespace,
+                body={"propagationPolicy": "Background"},
+            )
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def create_secret(
+        self,
+        namespace: str,
+        metadata: dict[str, Any],
+        secret_type: str,
+        data: dict[str, str],
+    ) -> bool:
+        """Create a Secret unless one of that name exists; never overwrites. False if it existed."""
+        metrics.API_REQUESTS.labels(verb="create").inc()
+        body: Any = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": metadata,
+            "type": secret_type,
+            "data": data,
+        }
+        try:
+            self.core.create_namespaced_secret(namespace, body, field_manager=FIELD_MANAGER)
+        except ApiException as error:
+            if error.status == 409:
+                return False
+            raise
+        return True
+
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        metrics.API_REQUESTS.labels(verb="patch").inc()
+        try:
+            self.objects.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, name, {"status": status}
+            )
+        except ApiException as error:
+            if error.status != 404:  # the stack was deleted meanwhile
+                raise

@@ -1,0 +1,294 @@
+"""Status as a pure function of the stack, what the cluster shows, and the release plan.
+
+Conditions follow the Kubernetes API conventions; a condition keeps its lastTransitionTime
+while its status stays the same, so recomputing an unchanged status gives an equal object
+(and the reconciler writes nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from djangostack_operator.release import ReleasePlan
+from djangostack_operator.spec import DjangoStack
+from djangostack_operator.status_types import (
+    Components,
+    Condition,
+    DjangoStackStatus,
+    LastBackup,
+    Phase,
+    Replicas,
+)
+
+Children = Mapping[str, Mapping[str, dict[str, Any]]]  # kind -> name -> object
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the reconciler saw, reduced to what status needs.
+
+    problems: (reason, message) of input the operator cannot use (e.g. a missing Secret);
+    any problem makes the stack Stalled.
+    """
+
+    children: Children
+    plan: ReleasePlan
+    tls_secret_present: bool
+    problems: tuple[tuple[str, str], ...] = ()
+    last_backup: LastBackup | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _child(children: Children, kind: str, name: str) -> dict[str, Any] | None:
+    return children.get(kind, {}).get(name)
+
+
+def workload_replicas(obj: dict[str, Any] | None) -> Replicas:
+    if obj is None:
+        return Replicas()
+    return Replicas(
+        desired=int(obj.get("spec", {}).get("replicas", 1) or 0),
+        ready=int(obj.get("status", {}).get("readyReplicas", 0) or 0),
+    )
+
+
+def rolled_out(obj: dict[str, Any] | None, image: str | None) -> bool:
+    """The workload runs `image` on all its desired replicas, all ready, no old pods left."""
+    if obj is None:
+        return False
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
+        return False
+    containers = spec.get("template", {}).get("spec", {}).get("containers", [])
+    if image is not None and (not containers or containers[0].get("image") != image):
+        return False
+    desired = int(spec.get("replicas", 1) or 0)
+    return (
+        int(status.get("updatedReplicas", 0) or 0) >= desired
+        and int(status.get("readyReplicas", 0) or 0) >= desired
+        and int(status.get("replicas", 0) or 0) <= desired
+    )
+
+
+class _Conditions:
+    """Builds conditions, keeping lastTransitionTime from the previous status when unchanged."""
+
+    def __init__(self, previous: DjangoStackStatus | None, generation: int | None, now: str):
+        self.previous = {c.type: c for c in (previous.conditions if previous else [])}
+        self.generation = generation
+        self.now = now
+        self.built: list[Condition] = []
+
+    def set(self, kind: str, status: str, reason: str, message: str) -> Condition:
+        before = self.previous.get(kind)
+        since = before.last_transition_time if before and before.status == status else self.now
+        condition = Condition(
+            type=kind,
+            status=status,
+            reason=reason,
+            message=message,
+            observed_generation=self.generation,
+            last_transition_time=since,
+        )
+        self.built.append(condition)
+        return condition
+
+
+def compute_status(
+    stack: DjangoStack,
+    observation: Observation,
+    previous: DjangoStackStatus | None,
+    now: str,
+) -> DjangoStackStatus:
+    spec = stack.spec
+    names = stack.names
+    children = observation.children
+    plan = observation.plan
+    conditions = _Conditions(previous, stack.metadata.generation, now)
+    serving_image = plan.serving.image if plan.serving else None
+
+    database = _child(children, "StatefulSet", names.postgres)
+    redis = _child(children, "StatefulSet", names.redis)
+    database_replicas = workload_replicas(database)
+    redis_replicas = workload_replicas(redis)
+    if spec.database.managed is None:
+        database_ok = conditions.set("DatabaseReady", "True", "External", "external database")
+    elif database_replicas.ready >= 1:
+        database_ok = conditions.set("DatabaseReady", "True", "Ready", "PostgreSQL is ready")
+    else:
+        database_ok = conditions.set(
+            "DatabaseReady", "False", "Provisioning", f"StatefulSet {names.postgres} is not ready"
+        )
+    if spec.redis.managed is None:
+        cache_ok = conditions.set("CacheReady", "True", "External", "external Redis")
+    elif redis_replicas.ready >= 1:
+        cache_ok = conditions.set("CacheReady", "True", "Ready", "Redis is ready")
+    else:
+        cache_ok = conditions.set(
+            "CacheReady", "False", "Provisioning", f"StatefulSet {names.redis} is not ready"
+        )
+
+    migrated = conditions.set("Migrated", *plan.migrated)
+
+    web = _child(children, "Deployment", names.web)
+    web_replicas = workload_replicas(web)
+    if serving_image is None:
+        web_ok = conditions.set(
+            "WebAvailable", "False", "NotReleased", "no release is migrated yet"
+        )
+    elif rolled_out(web, serving_image):
+        web_ok = conditions.set(
+            "WebAvailable", "True", "Available", f"{web_replicas.ready} ready, {serving_image}"
+        )
+    else:
+        web_ok = conditions.set(
+            "WebAvailable",
+            "False",
+            "Progressing",
+            f"Deployment {names.web}: {web_replicas.ready}/{web_replicas.desired} ready",
+        )
+
+    pools: dict[str, Replicas] = {}
+    lagging: list[str] = []
+    for pool in spec.workers:
+        deployment = _child(children, "Deployment", names.worker(pool.name))
+        pools[pool.name] = workload_replicas(deployment)
+        if serving_image is None or not rolled_out(deployment, serving_image):
+            lagging.append(pool.name)
+    if not spec.workers:
+        workers_ok = conditions.set("WorkersAvailable", "True", "NoWorkers", "no worker pools")
+    elif lagging:
+        workers_ok = conditions.set(
+            "WorkersAvailable", "False", "Progressing", f"pools not ready: {', '.join(lagging)}"
+        )
+    else:
+        workers_ok = conditions.set(
+            "WorkersAvailable", "True", "Available", f"{len(pools)} pool(s) ready"
+        )
+
+    beat = _child(children, "Deployment", names.beat)
+    beat_replicas = workload_replicas(beat)
+    if not spec.beat.enabled:
+        beat_ok = conditions.set("BeatAvailable", "True", "Disabled", "beat is disabled")
+    elif serving_image is not None and rolled_out(beat, serving_image):
+        beat_ok = conditions.set("BeatAvailable", "True", "Available", "one scheduler running")
+    else:
+        beat_ok = conditions.set("BeatAvailable", "False", "Progressing", "beat is not ready")
+
+    ingress = spec.ingress
+    if ingress is None or not ingress.tls.enabled:
+        tls_ok = conditions.set("TLSReady", "True", "NotRequired", "no TLS at the Ingress")
+    elif observation.tls_secret_present:
+        tls_ok = conditions.set("TLSReady", "True", "CertificateReady", "certificate present")
+    else:
+        tls_ok = conditions.set(
+            "TLSReady", "False", "WaitingForCertificate", "the TLS Secret does not exist yet"
+        )
+
+    if not spec.backup.enabled:
+        conditions.set("BackupSucceeded", "True", "Disabled", "scheduled backups are disabled")
+    elif observation.last_backup is not None:
+        conditions.set(
+            "BackupSucceeded", "True", "Succeeded", f"last backup {observation.last_backup.name}"
+        )
+    else:
+        conditions.set("BackupSucceeded", "Unknown", "NoBackupYet", "no backup has completed yet")
+
+    stalled_reason = ""
+    stalled_message = ""
+    if observation.problems:
+        stalled_reason, stalled_message = observation.problems[0]
+        stalled_message = "; ".join(message for _, message in observation.problems)
+    elif plan.stalled:
+        stalled_reason, stalled_message = "Migration" + plan.migrated[1], plan.migrated[2]
+
+    parts = (database_ok, cache_ok, migrated, web_ok, workers_ok, beat_ok, tls_ok)
+    ready = all(c.status == "True" for c in parts) and not stalled_reason
+    phase = _phase(
+        ready=ready,
+        stalled_reason=stalled_reason,
+        database_ok=database_ok,
+        cache_ok=cache_ok,
+        plan=plan,
+        web=web,
+        serving_image=serving_image,
+    )
+
+    if stalled_reason:
+        conditions.set("Stalled", "True", stalled_reason, stalled_message)
+    else:
+        conditions.set("Stalled", "False", "Reconciled", "no blocking problem")
+    busy = phase in ("Provisioning", "Migrating", "Rolling")
+    conditions.set(
+        "Reconciling",
+        "True" if busy else "False",
+        phase if busy else "Idle",
+        f"phase {phase}",
+    )
+    if ready:
+        conditions.set("Ready", "True", "Available", f"serving {serving_image}")
+    else:
+        waiting = [c.type for c in parts if c.status != "True"]
+        message = stalled_message or f"waiting for {', '.join(waiting)}"
+        conditions.set("Ready", "False", stalled_reason or phase, message)
+
+    url = ingress.url if ingress is not None else f"http://{names.web}.{stack.namespace}.svc"
+    return DjangoStackStatus(
+        observed_generation=stack.metadata.generation,
+        phase=phase,
+        conditions=sorted(conditions.built, key=_condition_order),
+        url=url,
+        released_image=serving_image,
+        release_hash=plan.serving.hash if plan.serving else None,
+        last_backup=observation.last_backup or (previous.last_backup if previous else None),
+        components=Components(
+            web=web_replicas,
+            workers=pools,
+            beat=beat_replicas,
+            database=database_replicas,
+            redis=redis_replicas,
+        ),
+    )
+
+
+ORDER = ("Ready", "Reconciling", "Stalled")
+
+
+def _condition_order(condition: Condition) -> tuple[int, str]:
+    return (ORDER.index(condition.type), "") if condition.type in ORDER else (9, condition.type)
+
+
+def _phase(
+    *,
+    ready: bool,
+    stalled_reason: str,
+    database_ok: Condition,
+    cache_ok: Condition,
+    plan: ReleasePlan,
+    web: dict[str, Any] | None,
+    serving_image: str | None,
+) -> Phase:
+    if stalled_reason:
+        return "Stalled"
+    if ready:
+        return "Ready"
+    if database_ok.status != "True" or cache_ok.status != "True":
+        return "Provisioning"
+    if plan.migrating:
+        return "Migrating"
+    if web is not None and _updating(web, serving_image):
+        return "Rolling"
+    return "Rolling" if serving_image is None else "Degraded"
+
+
+def _updating(obj: dict[str, Any], image: str | None) -> bool:
+    """A rollout is in progress (new spec not yet observed, or pods not all updated)."""
+    spec, status = obj.get("spec", {}), obj.get("status", {})
+    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
+        return True
+    containers = spec.get("template", {}).get("spec", {}).get("containers", [])
+    if image is not None and containers and containers[0].get("image") != image:
+        return True
+    return int(status.get("updatedReplicas", 0) or 0) < int(spec.get("replicas", 1) or 0)

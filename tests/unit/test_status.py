@@ -1,0 +1,193 @@
+"""Status as a pure function of the stack, the observed children and the release plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from djangostack_operator.release import ReleasePlan
+from djangostack_operator.render import RenderContext, render
+from djangostack_operator.render.pod import Release
+from djangostack_operator.spec import DjangoStack
+from djangostack_operator.status import Observation, compute_status, rolled_out
+from djangostack_operator.status_types import DjangoStackStatus
+from tests.factories import make_stack
+
+NOW = "2026-11-22T10:00:00Z"
+LATER = "2026-11-22T10:05:00Z"
+
+
+def as_running(obj: dict[str, Any], ready: bool = True) -> dict[str, Any]:
+    """What the controllers report for a workload that rolled out (or not)."""
+    obj = {**obj, "metadata": {**obj["metadata"], "generation": 1}}
+    replicas = obj["spec"].get("replicas", 1)
+    count = replicas if ready else 0
+    obj["status"] = {
+        "observedGeneration": 1,
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": count,
+    }
+    return obj
+
+
+def observed(
+    stack: DjangoStack, ready: bool = True, release: Release | None = None
+) -> dict[str, Any]:
+    children: dict[str, dict[str, Any]] = {}
+    for rendered in render(stack, RenderContext(release=release)):
+        obj = (
+            as_running(rendered, ready)
+            if rendered["kind"] in ("Deployment", "StatefulSet")
+            else rendered
+        )
+        children.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+    return children
+
+
+def released(stack: DjangoStack) -> ReleasePlan:
+    return ReleasePlan(Release(stack.spec.image, stack.spec.release_hash), False,
+                       ("True", "Succeeded", "migrated"))  # fmt: skip
+
+
+def conditions(status: DjangoStackStatus) -> dict[str, tuple[str, str]]:
+    return {c.type: (c.status, c.reason) for c in status.conditions}
+
+
+def test_everything_running_is_ready() -> None:
+    stack = make_stack()
+    status = compute_status(
+        stack, Observation(observed(stack), released(stack), tls_secret_present=True), None, NOW
+    )
+    assert status.phase == "Ready"
+    found = conditions(status)
+    assert found["Ready"] == ("True", "Available")
+    assert found["Stalled"] == ("False", "Reconciled")
+    assert found["Reconciling"] == ("False", "Idle")
+    assert found["BackupSucceeded"] == ("Unknown", "NoBackupYet")
+    assert status.released_image == stack.spec.image
+    assert status.url == "https://shop.example.com"
+    assert status.components.web.desired == 2 and status.components.web.ready == 2
+    assert status.components.workers["default"].ready == 1
+    assert [c.type for c in status.conditions][:3] == ["Ready", "Reconciling", "Stalled"]
+    assert all(c.observed_generation == stack.metadata.generation for c in status.conditions)
+
+
+def test_data_services_not_ready_is_provisioning() -> None:
+    stack = make_stack()
+    children = observed(stack)
+    children["StatefulSet"]["shop-postgres"]["status"]["readyReplicas"] = 0
+    plan = ReleasePlan(None, False, ("False", "WaitingForDatabase", "waiting"))
+    status = compute_status(stack, Observation(children, plan, True), None, NOW)
+    assert status.phase == "Provisioning"
+    found = conditions(status)
+    assert found["DatabaseReady"] == ("False", "Provisioning")
+    assert found["Reconciling"] == ("True", "Provisioning")
+    assert found["WebAvailable"] == ("False", "NotReleased")
+    assert found["Ready"][0] == "False"
+
+
+def test_running_migration_is_migrating_while_the_old_release_serves() -> None:
+    stack = make_stack(image="registry.example.com/shop:2.0.0")
+    old = Release("registry.example.com/shop:1.0.0", "aaaaaaaaaa")
+    plan = ReleasePlan(old, False, ("False", "Running", "Job running"))
+    status = compute_status(stack, Observation(observed(stack, release=old), plan, True), None, NOW)
+    assert status.phase == "Migrating"
+    assert status.released_image == old.image
+    assert conditions(status)["Migrated"] == ("False", "Running")
+
+
+def test_failed_migration_is_stalled() -> None:
+    stack = make_stack()
+    old = Release("registry.example.com/shop:0.1.0", "bbbbbbbbbb")
+    plan = ReleasePlan(old, False, ("False", "Failed", "Job failed; still serving 0.1.0"))
+    status = compute_status(stack, Observation(observed(stack, release=old), plan, True), None, NOW)
+    assert status.phase == "Stalled"
+    found = conditions(status)
+    assert found["Stalled"] == ("True", "MigrationFailed")
+    assert found["Ready"] == ("False", "MigrationFailed")
+
+
+def test_problems_stall_with_every_message() -> None:
+    stack = make_stack()
+    problems = (("SecretMissing", "Secret a does not exist"), ("SecretMissing", "Secret b ..."))
+    status = compute_status(
+        stack, Observation(observed(stack), released(stack), True, problems), None, NOW
+    )
+    stalled = next(c for c in status.conditions if c.type == "Stalled")
+    assert (stalled.status, stalled.reason) == ("True", "SecretMissing")
+    assert "Secret a" in stalled.message and "Secret b" in stalled.message
+
+
+def test_rollout_in_progress_is_rolling_and_unready_pods_are_degraded() -> None:
+    stack = make_stack()
+    rolling = observed(stack)
+    rolling["Deployment"]["shop-web"]["metadata"]["generation"] = 2
+    status = compute_status(stack, Observation(rolling, released(stack), True), None, NOW)
+    assert status.phase == "Rolling"
+    assert conditions(status)["WebAvailable"] == ("False", "Progressing")
+    degraded = observed(stack)
+    degraded["Deployment"]["shop-web"]["status"]["readyReplicas"] = 1
+    status = compute_status(stack, Observation(degraded, released(stack), True), None, NOW)
+    assert status.phase == "Degraded"
+
+
+def test_missing_tls_secret_keeps_the_stack_unready() -> None:
+    stack = make_stack()
+    status = compute_status(stack, Observation(observed(stack), released(stack), False), None, NOW)
+    assert conditions(status)["TLSReady"] == ("False", "WaitingForCertificate")
+    assert status.phase != "Ready"
+    plain = make_stack(ingress={"tls": {"disabled": True}})
+    status = compute_status(plain, Observation(observed(plain), released(plain), False), None, NOW)
+    assert conditions(status)["TLSReady"] == ("True", "NotRequired")
+    assert status.url == "http://shop.example.com"
+
+
+def test_disabled_parts_count_as_available() -> None:
+    stack = make_stack(
+        workers=[],
+        beat={"enabled": False},
+        backup={"enabled": False},
+        ingress=None,
+        database={"managed": None, "external": {"urlSecretRef": {"name": "db"}}},
+        redis={"managed": None, "external": {"urlSecretRef": {"name": "r"}}},
+    )
+    status = compute_status(stack, Observation(observed(stack), released(stack), False), None, NOW)
+    found = conditions(status)
+    assert found["WorkersAvailable"] == ("True", "NoWorkers")
+    assert found["BeatAvailable"] == ("True", "Disabled")
+    assert found["BackupSucceeded"] == ("True", "Disabled")
+    assert found["DatabaseReady"] == ("True", "External")
+    assert found["CacheReady"] == ("True", "External")
+    assert status.phase == "Ready"
+    assert status.url == "http://shop-web.shop-ns.svc"
+
+
+def test_unchanged_status_keeps_transition_times_and_compares_equal() -> None:
+    stack = make_stack()
+    observation = Observation(observed(stack), released(stack), True)
+    first = compute_status(stack, observation, None, NOW)
+    second = compute_status(stack, observation, first, LATER)
+    assert second == first
+    assert all(c.last_transition_time == NOW for c in second.conditions)
+
+
+def test_a_changed_condition_gets_a_new_transition_time() -> None:
+    stack = make_stack()
+    first = compute_status(stack, Observation(observed(stack), released(stack), True), None, NOW)
+    unready = observed(stack)
+    unready["Deployment"]["shop-beat"]["status"]["readyReplicas"] = 0
+    second = compute_status(stack, Observation(unready, released(stack), True), first, LATER)
+    times = {c.type: c.last_transition_time for c in second.conditions}
+    assert times["BeatAvailable"] == LATER
+    assert times["Ready"] == LATER
+    assert times["DatabaseReady"] == NOW
+
+
+def test_rolled_out_needs_the_image_all_replicas_and_no_old_pods() -> None:
+    stack = make_stack()
+    web = observed(stack)["Deployment"]["shop-web"]
+    assert rolled_out(web, stack.spec.image)
+    assert not rolled_out(web, "other:1.0")
+    assert not rolled_out(None, stack.spec.image)
+    surplus = {**web, "status": {**web["status"], "replicas": 3}}
+    assert not rolled_out(surplus, stack.spec.image)
