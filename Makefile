@@ -22,8 +22,8 @@ cluster-down:  ## stop the local control plane
 	@if [ -x $(PY) ]; then $(DEVCLUSTER) down; fi
 
 lint: bootstrap  ## ruff and mypy
-	.venv/bin/ruff check operator tests
-	.venv/bin/ruff format --check operator tests
+	.venv/bin/ruff check operator tests bench
+	.venv/bin/ruff format --check operator tests bench
 	.venv/bin/mypy
 
 crd: bootstrap  ## regenerate crds/djangostacks.yaml from the models

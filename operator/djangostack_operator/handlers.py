@@ -25,8 +25,8 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 
 from djangostack_operator import metrics
-from djangostack_operator.kube import Kube, load_api_client
-from djangostack_operator.reconcile import Inputs, reconcile
+from djangostack_operator.kube import FIELD_MANAGER, Kube, load_api_client
+from djangostack_operator.reconcile import Inputs, RecentWrites, reconcile
 from djangostack_operator.references import ObjectInfo
 from djangostack_operator.render.ingress import tls_secret_name
 from djangostack_operator.render.meta import MANAGED_BY
@@ -61,6 +61,7 @@ _written: dict[str, Any] = {}
 # The live kopf indexes, captured from the first handler call (kopf only hands them to handlers).
 _indexes: dict[str, kopf.Index[Any, Any]] = {}
 _stopping = threading.Event()
+_recent = RecentWrites()
 
 
 def kube() -> Kube:
@@ -118,7 +119,17 @@ def _child_indexer(kind: str) -> Any:
         namespace: str | None, labels: Mapping[str, str], body: kopf.Body, **_: Any
     ) -> dict[Any, Any]:
         instance = labels.get(INSTANCE)
-        return {(namespace, instance): (kind, _plain(body))} if instance else {}
+        if not instance:
+            return {}
+        obj = _plain(body)
+        # managedFields is most of an object's size; only our own entry is ever consulted.
+        metadata = obj.get("metadata", {})
+        metadata["managedFields"] = [
+            entry
+            for entry in metadata.get("managedFields") or []
+            if entry.get("manager") == FIELD_MANAGER
+        ]
+        return {(namespace, instance): (kind, obj)}
 
     index_child.__name__ = f"index_{kind.lower()}"
     return index_child
@@ -185,6 +196,16 @@ def _emitter(body: Mapping[str, Any]) -> Any:
     return emit
 
 
+def retry_delay(http_status: int | None) -> float:
+    """Seconds before a failed reconcile runs again: a conflict means someone wrote in
+    between, so look again almost at once; throttling and server errors get a little longer."""
+    if http_status == 409:
+        return 1.0
+    if http_status == 429:
+        return 10.0
+    return 5.0
+
+
 def run_reconcile(body: Mapping[str, Any], indexes: Mapping[str, Any]) -> None:
     """Reconcile one stack, one reconcile per stack at a time; API errors become retries."""
     namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -194,14 +215,12 @@ def run_reconcile(body: Mapping[str, Any], indexes: Mapping[str, Any]) -> None:
     with lock:
         try:
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            outcome = reconcile(kube(), gather(body, indexes), now, _emitter(body))
+            outcome = reconcile(kube(), gather(body, indexes), now, _emitter(body), _recent)
         except ApiException as error:
             metrics.RECONCILES.labels(result="error").inc()
             metrics.RECONCILE_ERRORS.labels(kind=f"http_{error.status}").inc()
-            # A conflict means someone wrote in between: look again almost at once.
-            delay = 1 if error.status == 409 else 5
             raise kopf.TemporaryError(
-                f"API error {error.status} {error.reason}", delay=delay
+                f"API error {error.status} {error.reason}", delay=retry_delay(error.status)
             ) from None
         except Exception:
             metrics.RECONCILES.labels(result="error").inc()

@@ -7,6 +7,8 @@ everything as desired reads nothing from and writes nothing to the API server.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,44 @@ PRUNABLE = {
 APP_TIERS = {WEB, WORKER, BEAT}
 
 EventSink = Callable[[str, str, str], None]  # (type Normal|Warning, reason, message)
+# A write of ours not yet seen in the watch cache after this long is made again.
+ECHO_SECONDS = 30.0
+
+
+class RecentWrites:
+    """Writes of this operator that the watch caches may not show yet.
+
+    The caches lag our own writes by a moment, and a reconcile triggered in between would
+    write the same object again. Each write is recorded with the resourceVersion the object
+    had before it (None: it did not exist). While the cache still shows exactly that version,
+    the write is known to be in flight and is not repeated; any other version means the cache
+    caught up or someone changed the object since, and the usual comparison decides.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.written: dict[tuple[str, ...], tuple[str, str | None, float]] = {}
+        self.lock = threading.Lock()
+
+    def in_flight(self, key: tuple[str, ...], what: str, live: dict[str, Any] | None) -> bool:
+        with self.lock:
+            found = self.written.get(key)
+        if found is None or found[0] != what or self.clock() - found[2] > ECHO_SECONDS:
+            return False
+        return found[1] == _version(live)
+
+    def record(self, key: tuple[str, ...], what: str, live: dict[str, Any] | None) -> None:
+        with self.lock:
+            now = self.clock()
+            self.written[key] = (what, _version(live), now)
+            for stale in [k for k, (_, _, at) in self.written.items() if now - at > ECHO_SECONDS]:
+                del self.written[stale]
+
+
+def _version(obj: dict[str, Any] | None) -> str | None:
+    return None if obj is None else obj.get("metadata", {}).get("resourceVersion")
+
+
 log = logging.getLogger("djangostack_operator")
 
 
@@ -92,7 +132,9 @@ def _component(obj: dict[str, Any]) -> str:
     return str(obj["metadata"].get("labels", {}).get("app.kubernetes.io/component", ""))
 
 
-def reconcile(kube: Kube, inputs: Inputs, now: str, emit: EventSink) -> Outcome:
+def reconcile(
+    kube: Kube, inputs: Inputs, now: str, emit: EventSink, recent: RecentWrites
+) -> Outcome:
     outcome = Outcome()
     body = inputs.body
     try:
@@ -107,12 +149,16 @@ def reconcile(kube: Kube, inputs: Inputs, now: str, emit: EventSink) -> Outcome:
         outcome.writes.append(description)
 
     problems = missing_references(stack, inputs.secrets, inputs.config_maps)
-    problems += _ensure_generated_secrets(kube, stack, inputs.secrets, emit, write)
+    problems += _ensure_generated_secrets(
+        kube, stack=stack, secrets=inputs.secrets, emit=emit, write=write, recent=recent
+    )
 
     children = inputs.children
     plan = _plan(stack, children)
     if not problems:
-        _apply_children(kube, stack=stack, inputs=inputs, plan=plan, emit=emit, write=write)
+        _apply_children(
+            kube, stack=stack, inputs=inputs, plan=plan, emit=emit, write=write, recent=recent
+        )
 
     observation = Observation(
         children=children,
@@ -148,14 +194,17 @@ def _plan(stack: DjangoStack, children: Mapping[str, Mapping[str, dict[str, Any]
 
 def _ensure_generated_secrets(
     kube: Kube,
+    *,
     stack: DjangoStack,
     secrets: Mapping[str, ObjectInfo],
     emit: EventSink,
     write: Callable[[str], None],
+    recent: RecentWrites,
 ) -> list[tuple[str, str]]:
     """Create each generated Secret once; never touch one that exists (the user's included)."""
     problems: list[tuple[str, str]] = []
     for wanted in generated_secrets(stack):
+        key = ("Secret", stack.namespace, wanted.name)
         existing = secrets.get(wanted.name)
         if existing is not None:
             missing = [key for key in wanted.keys if key not in existing.keys]
@@ -163,6 +212,8 @@ def _ensure_generated_secrets(
                 problems.append(
                     ("SecretKeyMissing", f"Secret {wanted.name} has no key {', '.join(missing)}")
                 )
+            continue
+        if recent.in_flight(key, "created", None):
             continue
         metadata = meta.metadata(
             stack,
@@ -172,6 +223,7 @@ def _ensure_generated_secrets(
             owned=stack.spec.deletion_policy == "Delete",
         )
         secret_type, data = secretgen.secret_data(wanted)
+        recent.record(key, "created", None)
         if kube.create_secret(stack.namespace, metadata, secret_type, data):
             write(f"Secret {wanted.name}")
             emit("Normal", "SecretCreated", f"Created Secret {wanted.name}")
@@ -186,6 +238,7 @@ def _apply_children(
     plan: ReleasePlan,
     emit: EventSink,
     write: Callable[[str], None],
+    recent: RecentWrites,
 ) -> None:
     refs = referenced_config(stack)
     context = RenderContext(
@@ -203,18 +256,21 @@ def _apply_children(
 
     for obj in desired:
         kind, name = obj["kind"], obj["metadata"]["name"]
+        key = (kind, stack.namespace, name)
         current = live.get(kind, {}).get(name)
-        if kind == "Job":
-            if plan.start_migration and current is None and kube.create(obj):
-                write(f"Job {name}")
-                emit("Normal", "MigrationStarted", f"Created Job {name} for {stack.spec.image}")
-            continue
         if kind in CREATE_ONLY:
-            if current is None and kube.create(obj):
+            wanted_now = plan.start_migration if kind == "Job" else True
+            if not wanted_now or current is not None or recent.in_flight(key, "created", None):
+                continue
+            recent.record(key, "created", None)
+            if kube.create(obj):
                 write(f"{kind} {name}")
+                if kind == "Job":
+                    emit("Normal", "MigrationStarted", f"Created Job {name} for {stack.spec.image}")
             continue
         stamped = diff.with_applied_digest(obj)
-        if diff.up_to_date(stamped, current):
+        digest = stamped["metadata"]["annotations"][diff.APPLIED]
+        if diff.up_to_date(stamped, current) or recent.in_flight(key, digest, current):
             continue
         if (
             current is not None
@@ -223,6 +279,7 @@ def _apply_children(
         ):
             kube.hand_over_replicas(obj, int(current["spec"].get("replicas", 1)))
         kube.apply(stamped)
+        recent.record(key, digest, current)
         write(f"{kind} {name}")
         log.info("Applied %s %s/%s", kind, stack.namespace, name)
         if kind == "Deployment" and _component(obj) in APP_TIERS and current is not None:
@@ -234,6 +291,10 @@ def _apply_children(
         for name, obj in live.get(kind, {}).items():
             if (kind, name) in wanted or not _owned_by(obj, stack.metadata.uid):
                 continue
+            key = (kind, stack.namespace, name)
+            if recent.in_flight(key, "deleted", obj):
+                continue
+            recent.record(key, "deleted", obj)
             kube.delete(obj["apiVersion"], kind, stack.namespace, name)
             write(f"delete {kind} {name}")
             emit("Normal", "Pruned", f"Deleted {kind} {name}, no longer in the spec")

@@ -291,6 +291,21 @@ class BeatSpec(Model):
 # ---- data services -------------------------------------------------------------------------
 
 
+# Rules shared by the database and Redis models.
+MANAGED_OR_EXTERNAL = Rule(
+    cel="has(self.managed) != has(self.external)",
+    message="set exactly one of managed, external",
+    check=lambda m: (m.managed is None) != (m.external is None),
+)
+STORAGE_CLASS_IMMUTABLE = Rule(
+    cel="has(self.storageClassName) == has(oldSelf.storageClassName) &&"
+    " (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",
+    message="storageClassName is immutable (changing it would orphan the data)",
+    field="storageClassName",
+    transition=True,
+)
+
+
 class ManagedDatabase(RuledApiModel):
     image: ImageRef = Field(DEFAULT_POSTGRES_IMAGE, description="PostgreSQL image.")
     storage: Quantity = Field("10Gi", description="Size of the data volume. Immutable.")
@@ -315,13 +330,7 @@ class ManagedDatabase(RuledApiModel):
             field="storage",
             transition=True,
         ),
-        Rule(
-            cel="has(self.storageClassName) == has(oldSelf.storageClassName) &&"
-            " (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",
-            message="storageClassName is immutable (changing it would orphan the data)",
-            field="storageClassName",
-            transition=True,
-        ),
+        STORAGE_CLASS_IMMUTABLE,
         Rule(
             cel="self.databaseName == oldSelf.databaseName && self.username == oldSelf.username",
             message="databaseName and username are immutable",
@@ -347,13 +356,7 @@ class DatabaseSpec(RuledApiModel):
         " DATABASE_URL is in a Secret.",
     )
 
-    __rules__ = (
-        Rule(
-            cel="has(self.managed) != has(self.external)",
-            message="set exactly one of managed, external",
-            check=lambda m: (m.managed is None) != (m.external is None),
-        ),
-    )
+    __rules__ = (MANAGED_OR_EXTERNAL,)
 
 
 class ManagedRedis(RuledApiModel):
@@ -378,13 +381,7 @@ class ManagedRedis(RuledApiModel):
             field="storage",
             transition=True,
         ),
-        Rule(
-            cel="has(self.storageClassName) == has(oldSelf.storageClassName) &&"
-            " (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",
-            message="storageClassName is immutable (changing it would orphan the data)",
-            field="storageClassName",
-            transition=True,
-        ),
+        STORAGE_CLASS_IMMUTABLE,
     )
 
 
@@ -396,13 +393,7 @@ class RedisSpec(RuledApiModel):
         None, description="Use an existing Redis whose REDIS_URL is in a Secret."
     )
 
-    __rules__ = (
-        Rule(
-            cel="has(self.managed) != has(self.external)",
-            message="set exactly one of managed, external",
-            check=lambda m: (m.managed is None) != (m.external is None),
-        ),
-    )
+    __rules__ = (MANAGED_OR_EXTERNAL,)
 
 
 # ---- release, edge, backups ----------------------------------------------------------------

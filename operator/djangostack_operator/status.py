@@ -109,26 +109,16 @@ def compute_status(
     conditions = _Conditions(previous, stack.metadata.generation, now)
     serving_image = plan.serving.image if plan.serving else None
 
-    database = _child(children, "StatefulSet", names.postgres)
-    redis = _child(children, "StatefulSet", names.redis)
-    database_replicas = workload_replicas(database)
-    redis_replicas = workload_replicas(redis)
-    if spec.database.managed is None:
-        database_ok = conditions.set("DatabaseReady", "True", "External", "external database")
-    elif database_replicas.ready >= 1:
-        database_ok = conditions.set("DatabaseReady", "True", "Ready", "PostgreSQL is ready")
-    else:
-        database_ok = conditions.set(
-            "DatabaseReady", "False", "Provisioning", f"StatefulSet {names.postgres} is not ready"
-        )
-    if spec.redis.managed is None:
-        cache_ok = conditions.set("CacheReady", "True", "External", "external Redis")
-    elif redis_replicas.ready >= 1:
-        cache_ok = conditions.set("CacheReady", "True", "Ready", "Redis is ready")
-    else:
-        cache_ok = conditions.set(
-            "CacheReady", "False", "Provisioning", f"StatefulSet {names.redis} is not ready"
-        )
+    database_replicas = workload_replicas(_child(children, "StatefulSet", names.postgres))
+    redis_replicas = workload_replicas(_child(children, "StatefulSet", names.redis))
+    database_ok = _data_service(
+        conditions, "DatabaseReady", "PostgreSQL", names.postgres,
+        managed=spec.database.managed is not None, replicas=database_replicas,
+    )  # fmt: skip
+    cache_ok = _data_service(
+        conditions, "CacheReady", "Redis", names.redis,
+        managed=spec.redis.managed is not None, replicas=redis_replicas,
+    )  # fmt: skip
 
     migrated = conditions.set("Migrated", *plan.migrated)
 
@@ -251,6 +241,22 @@ def compute_status(
             redis=redis_replicas,
         ),
     )
+
+
+def _data_service(
+    conditions: _Conditions,
+    kind: str,
+    label: str,
+    statefulset: str,
+    *,
+    managed: bool,
+    replicas: Replicas,
+) -> Condition:
+    if not managed:
+        return conditions.set(kind, "True", "External", f"external {label}")
+    if replicas.ready >= 1:
+        return conditions.set(kind, "True", "Ready", f"{label} is ready")
+    return conditions.set(kind, "False", "Provisioning", f"StatefulSet {statefulset} is not ready")
 
 
 ORDER = ("Ready", "Reconciling", "Stalled")

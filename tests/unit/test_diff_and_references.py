@@ -114,3 +114,24 @@ def test_config_digests_cover_the_references_that_exist() -> None:
         "ConfigMap/cm": "digest-a",
         "Secret/db": "digest-url",
     }
+
+
+def test_recent_writes_hold_back_a_repeat_until_the_cache_shows_a_new_version() -> None:
+    from djangostack_operator.reconcile import ECHO_SECONDS, RecentWrites  # noqa: PLC0415
+
+    now = [100.0]
+    recent = RecentWrites(clock=lambda: now[0])
+    key = ("Deployment", "ns", "shop-web")
+    before = {"metadata": {"resourceVersion": "10"}}
+    recent.record(key, "digest-a", before)
+    # The cache still shows the version we wrote over: our write is in flight.
+    assert recent.in_flight(key, "digest-a", before)
+    # A different desired object, or a newer version (someone edited it), is not.
+    assert not recent.in_flight(key, "digest-b", before)
+    assert not recent.in_flight(key, "digest-a", {"metadata": {"resourceVersion": "12"}})
+    # Never for long: a write not seen within ECHO_SECONDS is made again.
+    now[0] += ECHO_SECONDS + 1
+    assert not recent.in_flight(key, "digest-a", before)
+    # Creations are in flight while the cache shows nothing.
+    recent.record(("Job", "ns", "migrate"), "created", None)
+    assert recent.in_flight(("Job", "ns", "migrate"), "created", None)
