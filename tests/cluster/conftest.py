@@ -7,7 +7,6 @@ waiting until the deletion has really completed.
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,22 +22,16 @@ from kubernetes.client.exceptions import ApiException
 from djangostack_devcluster import tools
 from djangostack_devcluster.cluster import LocalCluster
 from tests.factories import REPO
+from tests.infrastructure import missing_infrastructure
 from tests.kube_helpers import wait_for, wait_gone
 from tests.operator_process import OperatorProcess
-
-
-def _missing_infrastructure(reason: str) -> None:
-    """Under CI a missing binary is a failure; on a developer machine it is a skip."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"missing infrastructure (CI): {reason}", pytrace=False)
-    pytest.skip(f"missing infrastructure: {reason} (run `make tools`)")
 
 
 @pytest.fixture(scope="session")
 def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     toolset = tools.installed()
     if toolset is None:
-        _missing_infrastructure("control plane binaries are not installed")
+        missing_infrastructure("control plane binaries are not installed")
     assert toolset is not None
     cluster = LocalCluster(tmp_path_factory.mktemp("cluster"), toolset)
     cluster.up(attached=True)

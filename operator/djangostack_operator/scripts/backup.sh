@@ -19,7 +19,8 @@ case "$retain" in ''|*[!0-9]*|0) fail "BACKUP_RETAIN must be a positive integer,
 connection=()
 [ -z "${DATABASE_URL:-}" ] || connection=(--dbname="$DATABASE_URL")
 
-name="backup-$(date -u +%Y%m%dT%H%M%SZ).sql.gz"
+# Sortable by time; nanoseconds keep two backups in the same second apart.
+name="backup-$(date -u +%Y%m%dT%H%M%S.%NZ).sql.gz"
 partial="$BACKUP_DIR/.$name.partial"
 trap 'rm -f "$partial"' EXIT
 
@@ -33,7 +34,7 @@ trap - EXIT
 
 size=$(stat -c %s "$BACKUP_DIR/$name")
 # Retention: names sort by time; drop all but the newest $retain.
-ls -1 "$BACKUP_DIR" | grep -E '^backup-[0-9]{8}T[0-9]{6}Z\.sql\.gz$' | sort | head -n "-$retain" \
+find "$BACKUP_DIR" -maxdepth 1 -name 'backup-*.sql.gz' -printf '%f\n' | sort | head -n "-$retain" \
   | while read -r old; do rm -f "$BACKUP_DIR/$old"; done
 
 summary="name=$name sizeBytes=$size"
