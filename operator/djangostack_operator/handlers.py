@@ -38,6 +38,7 @@ from djangostack_operator.validation import InvalidStackError, parse_stack
 RESYNC_SECONDS = 30.0  # `djangostack run --resync-seconds` changes it
 MANAGED = {"app.kubernetes.io/managed-by": MANAGED_BY}
 INSTANCE = "app.kubernetes.io/instance"
+COMPONENT = "app.kubernetes.io/component"
 # Kind -> (group/version..., plural) of every child kind the operator reads.
 CHILD_RESOURCES: dict[str, tuple[str, ...]] = {
     "Deployment": ("apps", "v1", "deployments"),
@@ -180,8 +181,14 @@ def gather(body: Mapping[str, Any], indexes: Mapping[str, Any]) -> Inputs:
     for resource in CHILD_RESOURCES.values():
         for kind, obj in _store(indexes, f"children_{resource[-1]}", (namespace, name)):
             owners = obj["metadata"].get("ownerReferences") or []
-            # Retained volume claims have no owner but belong to the stack of that name.
-            if kind == "PersistentVolumeClaim" or any(o.get("uid") == uid for o in owners):
+            # Retained volume claims have no owner but belong to the stack of that name, and
+            # scheduled backup Jobs are owned by the stack's CronJob.
+            component = (obj["metadata"].get("labels") or {}).get(COMPONENT)
+            if (
+                kind == "PersistentVolumeClaim"
+                or (kind == "Job" and component == "backup")
+                or any(o.get("uid") == uid for o in owners)
+            ):
                 children[kind][obj["metadata"]["name"]] = obj
     secrets = dict(_store(indexes, "secrets_by_namespace", namespace))
     config_maps = dict(_store(indexes, "config_maps_by_namespace", namespace))

@@ -23,7 +23,8 @@ from djangostack_operator.references import (
     missing_references,
 )
 from djangostack_operator.release import ReleasePlan, plan_release, released_from
-from djangostack_operator.render import RenderContext, meta, render
+from djangostack_operator.render import RenderContext, backup, meta, render
+from djangostack_operator.render.backup import BACKUP
 from djangostack_operator.render.django import BEAT, WEB, WORKER
 from djangostack_operator.render.ingress import tls_secret_name
 from djangostack_operator.render.pod import referenced_config
@@ -128,6 +129,17 @@ def _owned_by(obj: dict[str, Any], uid: str | None) -> bool:
     )
 
 
+def _job_event(job: dict[str, Any]) -> tuple[str, str]:
+    """(Event reason, what for) of a Job the operator creates."""
+    purpose = (job["metadata"].get("annotations") or {}).get(backup.PURPOSE)
+    if purpose == "restore":
+        return "RestoreStarted", "restore"
+    if purpose is not None:
+        return "BackupStarted", f"{purpose} backup"
+    image = (job["metadata"].get("annotations") or {}).get(meta.RELEASE_IMAGE, "")
+    return "MigrationStarted", f"migrations for {image}"
+
+
 def _component(obj: dict[str, Any]) -> str:
     return str(obj["metadata"].get("labels", {}).get("app.kubernetes.io/component", ""))
 
@@ -165,6 +177,7 @@ def reconcile(
         plan=plan,
         tls_secret_present=(tls_secret_name(stack) or "") in inputs.secrets,
         problems=tuple(problems),
+        backups=tuple(j for j in children.get("Job", {}).values() if _component(j) == BACKUP),
     )
     stored = previous_status(body)
     # What we wrote last is newer than what the watch has shown us, when we have it.
@@ -188,8 +201,17 @@ def _plan(stack: DjangoStack, children: Mapping[str, Mapping[str, dict[str, Any]
     else:
         database = children.get("StatefulSet", {}).get(stack.names.postgres)
         database_ready = int((database or {}).get("status", {}).get("readyReplicas", 0) or 0) >= 1
-    job = children.get("Job", {}).get(stack.names.migrations_job(stack.spec.release_hash))
-    return plan_release(stack, released, job, database_ready)
+    jobs = children.get("Job", {})
+    names = stack.names
+    restore_from = stack.spec.database.restore_from
+    return plan_release(
+        stack,
+        released,
+        jobs.get(names.migrations_job(stack.spec.release_hash)),
+        database_ready,
+        backup_job=jobs.get(names.pre_migration_backup_job(stack.spec.release_hash)),
+        restore_job=jobs.get(names.restore_job(restore_from)) if restore_from else None,
+    )
 
 
 def _ensure_generated_secrets(
@@ -246,12 +268,26 @@ def _apply_children(
         config_digests=config_digests(refs, inputs.secrets, inputs.config_maps),
     )
     desired = render(stack, context)
+    live = inputs.children
     if plan.serving is None:
         # Nothing is migrated yet: the app tiers wait for the first release.
         desired = [
             o for o in desired if not (o["kind"] == "Deployment" and _component(o) in APP_TIERS)
         ]
-    live = inputs.children
+    if plan.hold:
+        # A restore is running: no app pod may write to the database meanwhile.
+        for obj in desired:
+            if obj["kind"] == "Deployment" and _component(obj) in APP_TIERS:
+                obj["spec"]["replicas"] = 0
+    pre_backup = backup.pre_migration_backup_job(stack)
+    if plan.start_backup or pre_backup["metadata"]["name"] in live.get("Job", {}):
+        desired.append(pre_backup)
+    start_now = {
+        stack.names.migrations_job(stack.spec.release_hash): plan.start_migration,
+        pre_backup["metadata"]["name"]: plan.start_backup,
+    }
+    if stack.spec.database.restore_from:
+        start_now[stack.names.restore_job(stack.spec.database.restore_from)] = plan.start_restore
     wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
 
     for obj in desired:
@@ -259,14 +295,16 @@ def _apply_children(
         key = (kind, stack.namespace, name)
         current = live.get(kind, {}).get(name)
         if kind in CREATE_ONLY:
-            wanted_now = plan.start_migration if kind == "Job" else True
+            # Release Jobs start when the plan says so; on-demand backups and claims at once.
+            wanted_now = start_now.get(name, True)
             if not wanted_now or current is not None or recent.in_flight(key, "created", None):
                 continue
             recent.record(key, "created", None)
             if kube.create(obj):
                 write(f"{kind} {name}")
                 if kind == "Job":
-                    emit("Normal", "MigrationStarted", f"Created Job {name} for {stack.spec.image}")
+                    reason, what = _job_event(obj)
+                    emit("Normal", reason, f"Created Job {name} ({what})")
             continue
         stamped = diff.with_applied_digest(obj)
         digest = stamped["metadata"]["annotations"][diff.APPLIED]

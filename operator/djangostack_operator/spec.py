@@ -355,6 +355,15 @@ class DatabaseSpec(RuledApiModel):
         description="Use an existing database (managed service, CloudNativePG, ...) whose"
         " DATABASE_URL is in a Secret.",
     )
+    restore_from: (
+        Annotated[str, StringConstraints(pattern=r"^(latest|backup-[0-9A-Za-z.]+\.sql\.gz)$")]
+        | None
+    ) = Field(
+        None,
+        description="Restore this backup (a file name from the backup volume, or latest) into"
+        " the database once, before web, workers and beat run and before migrations. A new"
+        " value restores again.",
+    )
 
     __rules__ = (MANAGED_OR_EXTERNAL,)
 
@@ -626,6 +635,13 @@ class ObjectMeta(Model):
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
+def _short_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
+BACKUP_NOW_ANNOTATION = "djangostack.io/backup-now"
+
+
 class StackNames:
     """Every name derived from the stack name, in one place."""
 
@@ -644,6 +660,15 @@ class StackNames:
         self.backup = f"{stack}-backup"
         self.backup_pvc = f"{stack}-backups"
         self.scripts = f"{stack}-scripts"
+
+    def pre_migration_backup_job(self, release_hash: str) -> str:
+        return f"{self.stack}-backup-pre-{release_hash}"
+
+    def on_demand_backup_job(self, request: str) -> str:
+        return f"{self.stack}-backup-now-{_short_hash(request)}"
+
+    def restore_job(self, source: str) -> str:
+        return f"{self.stack}-restore-{_short_hash(source)}"
 
     def worker(self, pool: str) -> str:
         return f"{self.stack}-worker-{pool}"
@@ -673,6 +698,11 @@ class DjangoStack(Model):
     @property
     def namespace(self) -> str:
         return self.metadata.namespace
+
+    @property
+    def backup_request(self) -> str | None:
+        """The value of the backup-now annotation: each new value asks for one backup."""
+        return self.metadata.annotations.get(BACKUP_NOW_ANNOTATION) or None
 
     @classmethod
     def from_object(cls, obj: dict[str, Any]) -> DjangoStack:

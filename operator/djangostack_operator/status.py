@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from djangostack_operator.release import ReleasePlan
+from djangostack_operator.release import ReleasePlan, job_failure, job_state
 from djangostack_operator.spec import DjangoStack
 from djangostack_operator.status_types import (
     Components,
@@ -37,8 +37,34 @@ class Observation:
     plan: ReleasePlan
     tls_secret_present: bool
     problems: tuple[tuple[str, str], ...] = ()
-    last_backup: LastBackup | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Every backup Job of the stack: scheduled (CronJob), on-demand and pre-migration.
+    backups: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+
+def _finished_at(job: dict[str, Any]) -> str:
+    status = job.get("status", {})
+    if status.get("completionTime"):
+        return str(status["completionTime"])
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Failed" and condition.get("status") == "True":
+            return str(condition.get("lastTransitionTime") or "")
+    return ""
+
+
+def backup_outcome(jobs: tuple[dict[str, Any], ...]) -> tuple[LastBackup | None, str | None]:
+    """(newest successful backup, failure message if the newest finished backup failed)."""
+    finished = sorted(
+        (j for j in jobs if job_state(j) in ("succeeded", "failed")), key=_finished_at
+    )
+    succeeded = [j for j in finished if job_state(j) == "succeeded"]
+    last = None
+    if succeeded:
+        newest = succeeded[-1]
+        last = LastBackup(time=_finished_at(newest), name=newest["metadata"]["name"])
+    if finished and job_state(finished[-1]) == "failed":
+        _, detail = job_failure(finished[-1])
+        return last, f"Job {finished[-1]['metadata']['name']}: {detail}"
+    return last, None
 
 
 def _child(children: Children, kind: str, name: str) -> dict[str, Any] | None:
@@ -177,12 +203,14 @@ def compute_status(
             "TLSReady", "False", "WaitingForCertificate", "the TLS Secret does not exist yet"
         )
 
+    last_backup, backup_failure = backup_outcome(observation.backups)
+    last_backup = last_backup or (previous.last_backup if previous else None)
     if not spec.backup.enabled:
         conditions.set("BackupSucceeded", "True", "Disabled", "scheduled backups are disabled")
-    elif observation.last_backup is not None:
-        conditions.set(
-            "BackupSucceeded", "True", "Succeeded", f"last backup {observation.last_backup.name}"
-        )
+    elif backup_failure is not None:
+        conditions.set("BackupSucceeded", "False", "Failed", backup_failure)
+    elif last_backup is not None:
+        conditions.set("BackupSucceeded", "True", "Succeeded", f"last backup {last_backup.name}")
     else:
         conditions.set("BackupSucceeded", "Unknown", "NoBackupYet", "no backup has completed yet")
 
@@ -192,7 +220,7 @@ def compute_status(
         stalled_reason, stalled_message = observation.problems[0]
         stalled_message = "; ".join(message for _, message in observation.problems)
     elif plan.stalled:
-        stalled_reason, stalled_message = "Migration" + plan.migrated[1], plan.migrated[2]
+        stalled_reason, stalled_message = plan.stall_reason, plan.migrated[2]
 
     parts = (database_ok, cache_ok, migrated, web_ok, workers_ok, beat_ok, tls_ok)
     ready = all(c.status == "True" for c in parts) and not stalled_reason
@@ -210,7 +238,7 @@ def compute_status(
         conditions.set("Stalled", "True", stalled_reason, stalled_message)
     else:
         conditions.set("Stalled", "False", "Reconciled", "no blocking problem")
-    busy = phase in ("Provisioning", "Migrating", "Rolling")
+    busy = phase in ("Provisioning", "Restoring", "BackingUp", "Migrating", "Rolling")
     conditions.set(
         "Reconciling",
         "True" if busy else "False",
@@ -232,7 +260,7 @@ def compute_status(
         url=url,
         released_image=serving_image,
         release_hash=plan.serving.hash if plan.serving else None,
-        last_backup=observation.last_backup or (previous.last_backup if previous else None),
+        last_backup=last_backup,
         components=Components(
             web=web_replicas,
             workers=pools,
@@ -282,8 +310,8 @@ def _phase(
         return "Ready"
     if database_ok.status != "True" or cache_ok.status != "True":
         return "Provisioning"
-    if plan.migrating:
-        return "Migrating"
+    if plan.migrating or plan.hold:
+        return plan.phase
     if web is not None and _updating(web, serving_image):
         return "Rolling"
     return "Rolling" if serving_image is None else "Degraded"

@@ -12,7 +12,17 @@ from pydantic import Field, StringConstraints
 
 from djangostack_operator.spec import Model
 
-Phase = Literal["Pending", "Provisioning", "Migrating", "Rolling", "Ready", "Degraded", "Stalled"]
+Phase = Literal[
+    "Pending",
+    "Provisioning",
+    "Restoring",
+    "BackingUp",
+    "Migrating",
+    "Rolling",
+    "Ready",
+    "Degraded",
+    "Stalled",
+]
 ConditionStatus = Literal["True", "False", "Unknown"]
 CONDITION_TYPES = (
     "Ready",

@@ -111,3 +111,36 @@ def test_disabled_migrations_release_at_once() -> None:
     plan = plan_release(stack, OLD, None, database_ready=False)
     assert plan.serving == Release(stack.spec.image, stack.spec.release_hash)
     assert plan.migrated[:2] == ("True", "Disabled")
+
+
+def test_a_restore_comes_first_and_holds_the_app_tiers() -> None:
+    stack = make_stack(database={"managed": {}, "restoreFrom": "latest"})
+    waiting = plan_release(stack, None, None, database_ready=False)
+    assert waiting.hold and not waiting.start_restore and not waiting.start_migration
+    start = plan_release(stack, None, None, database_ready=True)
+    assert start.hold and start.start_restore and not start.start_migration
+    assert start.phase == "Restoring"
+    running = plan_release(stack, None, None, database_ready=True, restore_job={"status": {}})
+    assert running.hold and not running.start_restore
+    failed = plan_release(
+        stack, None, None, True, restore_job=job(("Failed", "BackoffLimitExceeded", "bad dump"))
+    )
+    assert failed.stalled and failed.stall_reason == "RestoreFailed" and failed.hold
+    done = plan_release(stack, None, None, True, restore_job=job(("Complete", "", "")))
+    assert not done.hold and done.start_migration
+
+
+def test_backup_before_migrating_protects_an_existing_release() -> None:
+    stack = make_stack(migrations={"backupBefore": True})
+    first = plan_release(stack, None, None, database_ready=True)
+    assert first.start_migration and not first.start_backup  # nothing to protect yet
+    start = plan_release(stack, OLD, None, database_ready=True)
+    assert start.start_backup and not start.start_migration
+    assert start.migrated[1] == "BackingUp" and start.phase == "BackingUp"
+    running = plan_release(stack, OLD, None, True, backup_job={"status": {}})
+    assert not running.start_backup and not running.start_migration
+    done = plan_release(stack, OLD, None, True, backup_job=job(("Complete", "", "")))
+    assert done.start_migration and done.serving == OLD
+    failed = plan_release(stack, OLD, None, True, backup_job=job(("Failed", "x", "no space")))
+    assert failed.stalled and failed.stall_reason == "BackupFailed"
+    assert not failed.start_migration and failed.serving == OLD

@@ -17,7 +17,8 @@ from djangostack_operator.render import (
 )
 from djangostack_operator.render.pod import app_env, config_checksum, referenced_config
 from djangostack_operator.render.secrets import GeneratedSecret, generated_secrets
-from tests.factories import UID, make_stack
+from djangostack_operator.validation import parse_stack
+from tests.factories import UID, make_stack, stack_object
 
 
 def by_kind_name(objects: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -531,3 +532,49 @@ def test_owner_reference_points_at_the_stack() -> None:
                     "blockOwnerDeletion": True,
                 }
             ]
+
+
+def test_one_off_backup_and_restore_jobs() -> None:
+    stack = make_stack(
+        database={"managed": {}, "restoreFrom": "latest"},
+        podAnnotations={"example.com/trace": "on"},
+    )
+    restore = backup.restore_job(stack)
+    assert restore is not None
+    assert restore["metadata"]["name"] == stack.names.restore_job("latest")
+    assert restore["metadata"]["annotations"] == {"djangostack.io/purpose": "restore"}
+    assert restore["spec"]["backoffLimit"] == 0
+    pod = restore["spec"]["template"]
+    assert pod["metadata"]["annotations"] == {"example.com/trace": "on"}
+    assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == "restore"
+    assert pod["spec"]["containers"][0]["command"] == ["bash", "/scripts/restore.sh", "latest"]
+    pre = backup.pre_migration_backup_job(stack)
+    assert pre["metadata"]["name"] == f"shop-backup-pre-{stack.spec.release_hash}"
+    assert pre["spec"]["template"]["spec"]["containers"][0]["command"] == [
+        "bash",
+        "/scripts/backup.sh",
+    ]
+    assert backup.on_demand_backup_job(stack) is None
+    assert backup.restore_job(make_stack()) is None
+
+
+def test_backup_now_annotation_asks_for_one_job_per_value() -> None:
+    def job_for(value: str) -> dict[str, Any] | None:
+        document = stack_object(**{})
+        document["metadata"]["annotations"] = {"djangostack.io/backup-now": value}
+        return backup.on_demand_backup_job(parse_stack(document))
+
+    first, again, other = job_for("a"), job_for("a"), job_for("b")
+    assert first is not None and again is not None and other is not None
+    assert first["metadata"]["name"] == again["metadata"]["name"]
+    assert first["metadata"]["name"] != other["metadata"]["name"]
+    assert first["metadata"]["annotations"] == {"djangostack.io/purpose": "on-demand"}
+    assert any(o["metadata"]["name"] == first["metadata"]["name"] for o in render(
+        parse_stack({**stack_object(), "metadata": {**stack_object()["metadata"],
+                     "annotations": {"djangostack.io/backup-now": "a"}}})
+    ))  # fmt: skip
+
+
+def test_restore_script_ships_beside_the_backup_script() -> None:
+    config_map = backup.scripts_config_map(make_stack())
+    assert set(config_map["data"]) == {"backup.sh", "restore.sh"}

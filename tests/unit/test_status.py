@@ -191,3 +191,43 @@ def test_rolled_out_needs_the_image_all_replicas_and_no_old_pods() -> None:
     assert not rolled_out(None, stack.spec.image)
     surplus = {**web, "status": {**web["status"], "replicas": 3}}
     assert not rolled_out(surplus, stack.spec.image)
+
+
+def backup_job(name: str, finished: str, ok: bool) -> dict[str, Any]:
+    if ok:
+        status = {
+            "completionTime": finished,
+            "conditions": [{"type": "Complete", "status": "True"}],
+        }
+    else:
+        status = {
+            "conditions": [
+                {"type": "Failed", "status": "True", "lastTransitionTime": finished,
+                 "reason": "BackoffLimitExceeded", "message": "Job has reached the limit"}
+            ]
+        }  # fmt: skip
+    return {"metadata": {"name": name}, "status": status}
+
+
+def test_last_backup_and_backup_condition_follow_the_jobs() -> None:
+    stack = make_stack()
+    jobs = (
+        backup_job("shop-backup-1", "2026-11-20T03:00:05Z", ok=True),
+        backup_job("shop-backup-2", "2026-11-21T03:00:05Z", ok=True),
+        {"metadata": {"name": "shop-backup-3"}, "status": {}},  # still running
+    )
+    observation = Observation(observed(stack), released(stack), True, backups=jobs)
+    status = compute_status(stack, observation, None, NOW)
+    assert status.last_backup is not None
+    assert (status.last_backup.name, status.last_backup.time) == (
+        "shop-backup-2",
+        "2026-11-21T03:00:05Z",
+    )
+    assert conditions(status)["BackupSucceeded"] == ("True", "Succeeded")
+    failing = (*jobs, backup_job("shop-backup-now-x", "2026-11-22T09:00:00Z", ok=False))
+    observation = Observation(observed(stack), released(stack), True, backups=failing)
+    status = compute_status(stack, observation, None, NOW)
+    assert conditions(status)["BackupSucceeded"] == ("False", "Failed")
+    assert status.last_backup is not None and status.last_backup.name == "shop-backup-2"
+    # A failed backup is reported, but the app still serves: it does not make it unready.
+    assert status.phase == "Ready"

@@ -36,6 +36,8 @@ def render(stack: DjangoStack, context: RenderContext | None = None) -> list[dic
         django.beat_deployment(stack, context),
         ingress.ingress(stack),
         *backup.backup_objects(stack),
+        backup.restore_job(stack),
+        backup.on_demand_backup_job(stack),
     ]
     # Independent copies: builders share small constant parts, callers may mutate the result.
     return [copy.deepcopy(obj) for obj in candidates if obj is not None]

@@ -28,8 +28,10 @@ SCRIPTS_MOUNT = "/scripts"
 # Read once at import: the scripts are part of the package, so rendering stays pure.
 SCRIPTS = {
     name: (resources.files("djangostack_operator") / "scripts" / name).read_text()
-    for name in ("backup.sh",)
+    for name in ("backup.sh", "restore.sh")
 }
+RESTORE = "restore"
+PURPOSE = "djangostack.io/purpose"
 
 
 def backup_image(stack: DjangoStack) -> str:
@@ -89,13 +91,14 @@ def backup_volume(stack: DjangoStack) -> dict[str, Any]:
 
 
 def backup_pod_template(
-    stack: DjangoStack, extra_labels: dict[str, str] | None = None
+    stack: DjangoStack, component: str = BACKUP, command: list[str] | None = None
 ) -> dict[str, Any]:
+    """Pod of every backup and restore Job: the scripts, the backup volume, libpq settings."""
     container = {
-        "name": BACKUP,
+        "name": component,
         "image": backup_image(stack),
         "imagePullPolicy": "IfNotPresent",
-        "command": ["bash", f"{SCRIPTS_MOUNT}/backup.sh"],
+        "command": command or ["bash", f"{SCRIPTS_MOUNT}/backup.sh"],
         "env": [
             *database_env(stack),
             {"name": "BACKUP_DIR", "value": BACKUP_MOUNT},
@@ -109,8 +112,11 @@ def backup_pod_template(
             tmp_mount(),
         ],
     }
+    metadata: dict[str, Any] = {"labels": meta.labels(stack, component)}
+    if stack.spec.pod_annotations:
+        metadata["annotations"] = dict(stack.spec.pod_annotations)
     return {
-        "metadata": {"labels": {**meta.labels(stack, BACKUP), **(extra_labels or {})}},
+        "metadata": metadata,
         "spec": {
             "restartPolicy": "Never",
             "automountServiceAccountToken": False,
@@ -152,6 +158,43 @@ def backup_cronjob(stack: DjangoStack) -> dict[str, Any]:
         "metadata": meta.metadata(stack, stack.names.backup, BACKUP),
         "spec": spec,
     }
+
+
+def _one_off_job(
+    stack: DjangoStack, name: str, component: str, purpose: str, pod: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta.metadata(stack, name, component, annotations={PURPOSE: purpose}),
+        # Not retried: a failed backup or restore is reported, and a person decides.
+        "spec": {"backoffLimit": 0, "template": pod},
+    }
+
+
+def pre_migration_backup_job(stack: DjangoStack) -> dict[str, Any]:
+    """The backup taken before the migrations of spec.image (migrations.backupBefore)."""
+    name = stack.names.pre_migration_backup_job(stack.spec.release_hash)
+    return _one_off_job(stack, name, BACKUP, "pre-migration", backup_pod_template(stack))
+
+
+def on_demand_backup_job(stack: DjangoStack) -> dict[str, Any] | None:
+    """One backup per value of the djangostack.io/backup-now annotation."""
+    request = stack.backup_request
+    if request is None or not stack.spec.backup.enabled:
+        return None
+    name = stack.names.on_demand_backup_job(request)
+    return _one_off_job(stack, name, BACKUP, "on-demand", backup_pod_template(stack))
+
+
+def restore_job(stack: DjangoStack) -> dict[str, Any] | None:
+    """Restores spec.database.restoreFrom from the backup volume, once per value."""
+    source = stack.spec.database.restore_from
+    if source is None or not stack.spec.backup.enabled:
+        return None
+    command = ["bash", f"{SCRIPTS_MOUNT}/restore.sh", source]
+    pod = backup_pod_template(stack, component=RESTORE, command=command)
+    return _one_off_job(stack, stack.names.restore_job(source), RESTORE, "restore", pod)
 
 
 def backup_objects(stack: DjangoStack) -> list[dict[str, Any]]:
