@@ -4,7 +4,13 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 DEVCLUSTER := $(PY) -m djangostack_devcluster
 
-.PHONY: bootstrap venv tools cluster-up cluster-down test unit lint crd docs
+.PHONY: bootstrap venv tools cluster-up cluster-down demo demo-down test unit lint crd docs
+
+demo: bootstrap  ## the operator and a sample stack on the local control plane, watched to Ready
+	@$(PY) -m djangostack_devcluster.demo up
+
+demo-down:  ## stop the demo: the operator and the local control plane
+	@if [ -x $(PY) ]; then $(PY) -m djangostack_devcluster.demo down; fi
 
 bootstrap:  ## apt packages, .venv and the control plane binaries (idempotent)
 	@scripts/bootstrap.sh

@@ -24,7 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,8 +145,15 @@ class LocalCluster:
         log(f"ready in {time.monotonic() - started:.1f}s; kubeconfig: {self.kubeconfig}")
 
     def down(self, quiet: bool = False) -> None:
-        """Stop exactly the processes this cluster started, newest first, and drop etcd data."""
-        for name in reversed(COMPONENTS):
+        """Stop exactly the processes this cluster started, newest first, and drop etcd data.
+
+        Processes started beside it (start_process, e.g. the demo's operator) go first."""
+        extras = (
+            sorted(path.stem for path in self.run_dir.glob("*.pid") if path.stem not in COMPONENTS)
+            if self.run_dir.is_dir()
+            else []
+        )
+        for name in [*extras, *reversed(COMPONENTS)]:
             pid = self._alive_pid(name)
             if pid is not None:
                 _terminate(pid)
@@ -159,17 +166,37 @@ class LocalCluster:
         ports = json.loads((self.state_dir / "ports.json").read_text())
         return f"https://127.0.0.1:{ports['apiserver']}"
 
+    def start_process(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> None:
+        """Run a process of ours beside the control plane (pid file, log in logs/); a second
+        call while it runs does nothing. `down` stops it before the control plane."""
+        if self.process_running(name):
+            return
+        self._start(name, argv[1:], attached=False, binary=Path(argv[0]), env=env)
+
+    def process_running(self, name: str) -> bool:
+        return self._alive_pid(name) is not None
+
     # ---- processes --------------------------------------------------------------------
 
     def _binary(self, name: str) -> Path:
         return self.tools.as_dict()[name]
 
-    def _start(self, name: str, args: Sequence[str], attached: bool) -> None:
-        binary = self._binary(name)
+    def _start(
+        self,
+        name: str,
+        args: Sequence[str],
+        attached: bool,
+        binary: Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        binary = binary or self._binary(name)
         log_path = self.logs_dir / f"{name}.log"
         with log_path.open("ab") as log_file:
             process = subprocess.Popen(
                 [str(binary), *args],
+                env=dict(env) if env is not None else None,
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
