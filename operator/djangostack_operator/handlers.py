@@ -84,6 +84,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.execution.default_backoff = 5
     settings.networking.error_backoffs = (1, 2, 5, 10)
     settings.watching.server_timeout = 300
+    # The resources are known: no cluster-wide watch of CRDs (least privilege, see the chart).
+    settings.scanning.disabled = True
     kube()
     _stopping.clear()
     threading.Thread(target=_resync_loop, name="resync", daemon=True).start()

@@ -1,0 +1,140 @@
+"""The Helm chart: lint, server-side validation, install, and the operator running with exactly
+the chart's permissions (its ServiceAccount's token), which deny what it must not do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from djangostack_devcluster.cluster import LocalCluster
+from tests.factories import REPO
+from tests.operator_process import OperatorProcess
+from tests.stacks import Stacks
+
+CHART = REPO / "charts" / "djangostack-operator"
+
+
+def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def helm(local_cluster: LocalCluster) -> list[str]:
+    return [str(local_cluster.tools.helm), f"--kubeconfig={local_cluster.kubeconfig}"]
+
+
+@pytest.mark.parametrize("values", [[], ["--set", "watchNamespaces={shop,blog}"]])
+def test_helm_lint_is_clean(helm: list[str], values: list[str]) -> None:
+    result = run([*helm, "lint", "--strict", str(CHART), *values])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+def test_values_schema_rejects_bad_values(helm: list[str]) -> None:
+    result = run([*helm, "template", "x", str(CHART), "--set", "logFormat=xml"])
+    assert result.returncode != 0
+    assert "logFormat" in result.stderr
+
+
+def test_chart_and_manifests_carry_the_generated_crd(helm: list[str]) -> None:
+    generated = (REPO / "crds" / "djangostacks.yaml").read_text()
+    assert (CHART / "crds" / "djangostacks.yaml").read_text() == generated
+    rendered = run(["bash", str(REPO / "scripts" / "render-install-manifest.sh")],
+                   env={**os.environ, "HELM": helm[0]})  # fmt: skip
+    assert rendered.returncode == 0, rendered.stderr
+    committed = (REPO / "manifests" / "install.yaml").read_text()
+    assert rendered.stdout == committed, "run `make crd` to regenerate manifests/install.yaml"
+    documents = [d for d in yaml.safe_load_all(committed) if d]
+    (crd,) = [d for d in documents if d["kind"] == "CustomResourceDefinition"]
+    assert crd == yaml.safe_load(generated)
+
+
+@pytest.mark.parametrize("values", [[], ["--set", "watchNamespaces={default}"]])
+def test_rendered_chart_is_accepted_by_server_side_dry_run(
+    helm: list[str], local_cluster: LocalCluster, namespace: str, values: list[str]
+) -> None:
+    template = run([*helm, "template", "dso", str(CHART), "--namespace", namespace,
+                    "--kube-version", "1.33.0", *values])  # fmt: skip
+    assert template.returncode == 0, template.stderr
+    applied = run(
+        [str(local_cluster.tools.kubectl), f"--kubeconfig={local_cluster.kubeconfig}",
+         "apply", "--dry-run=server", "-f", "-"],
+        input=template.stdout,
+    )  # fmt: skip
+    assert applied.returncode == 0, applied.stderr
+    assert "deployment.apps/dso-djangostack-operator created (server dry run)" in applied.stdout
+
+
+def service_account_kubeconfig(
+    core: client.CoreV1Api, admin: Path, namespace: str, account: str, path: Path
+) -> Path:
+    """A kubeconfig that authenticates as the ServiceAccount, with a token from TokenRequest."""
+    request = core.create_namespaced_service_account_token(
+        account, namespace, {"spec": {"expirationSeconds": 3600}}
+    )
+    base = yaml.safe_load(admin.read_text())
+    base["users"] = [{"name": account, "user": {"token": request.status.token}}]
+    base["contexts"][0]["context"]["user"] = account
+    path.write_text(yaml.safe_dump(base))
+    return path
+
+
+@pytest.fixture
+def release_namespace(core: client.CoreV1Api) -> Iterator[str]:
+    name = f"dso-{uuid.uuid4().hex[:6]}"
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    core.delete_namespace(name)
+
+
+def test_operator_runs_with_exactly_the_charts_namespaced_permissions(
+    helm: list[str],
+    local_cluster: LocalCluster,
+    core: client.CoreV1Api,
+    api_client: client.ApiClient,
+    solo_namespace: str,
+    release_namespace: str,
+    tmp_path: Path,
+) -> None:
+    installed = run([*helm, "install", "dso", str(CHART), "--namespace", release_namespace,
+                     "--set", f"watchNamespaces={{{solo_namespace}}}", "--wait=false"])  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    assert "It manages DjangoStacks in: " + solo_namespace in installed.stdout
+    kubeconfig = service_account_kubeconfig(
+        core, local_cluster.kubeconfig, release_namespace, "dso-djangostack-operator",
+        tmp_path / "operator.kubeconfig",
+    )  # fmt: skip
+    operator = OperatorProcess(kubeconfig, tmp_path / "operator.log", [solo_namespace]).start()
+    try:
+        stacks = Stacks(api_client, solo_namespace)
+        stacks.create()
+        stacks.wait_ready(timeout=120)
+        stacks.patch_spec({"workers": []})
+        stacks.wait_ready()
+    finally:
+        operator.stop()
+    assert "Forbidden" not in operator.log(), operator.log()[-3000:]
+
+    as_operator = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
+    # Secrets of a namespace it does not manage are out of reach...
+    with pytest.raises(ApiException) as denied:
+        as_operator.list_namespaced_secret("default")
+    assert denied.value.status == 403
+    # ...and in the one it manages it has list/watch (for keys and digests), but no get.
+    with pytest.raises(ApiException) as denied:
+        as_operator.read_namespaced_secret("shop-postgres", solo_namespace)
+    assert denied.value.status == 403
+    with pytest.raises(ApiException) as denied:
+        client.RbacAuthorizationV1Api(as_operator.api_client).list_cluster_role()
+    assert denied.value.status == 403
+    uninstalled = run([*helm, "uninstall", "dso", "--namespace", release_namespace])
+    assert uninstalled.returncode == 0, uninstalled.stderr
