@@ -36,6 +36,8 @@ from djangostack_operator.spec import GROUP, PLURAL, VERSION
 from djangostack_operator.validation import InvalidStackError, parse_stack
 
 RESYNC_SECONDS = 30.0  # `djangostack run --resync-seconds` changes it
+# True when namespaces are given as globs: kopf must then watch Namespaces to resolve them.
+NAMESPACE_GLOBS = False
 MANAGED = {"app.kubernetes.io/managed-by": MANAGED_BY}
 INSTANCE = "app.kubernetes.io/instance"
 COMPONENT = "app.kubernetes.io/component"
@@ -84,8 +86,9 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.execution.default_backoff = 5
     settings.networking.error_backoffs = (1, 2, 5, 10)
     settings.watching.server_timeout = 300
-    # The resources are known: no cluster-wide watch of CRDs (least privilege, see the chart).
-    settings.scanning.disabled = True
+    # The resources are known: no cluster-wide watch of CRDs and Namespaces (least privilege,
+    # see the chart), unless namespace globs need resolving.
+    settings.scanning.disabled = not NAMESPACE_GLOBS
     kube()
     _stopping.clear()
     threading.Thread(target=_resync_loop, name="resync", daemon=True).start()

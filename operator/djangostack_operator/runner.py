@@ -30,6 +30,7 @@ def run(
     from djangostack_operator import handlers  # noqa: PLC0415
 
     handlers.RESYNC_SECONDS = resync_seconds
+    handlers.NAMESPACE_GLOBS = any(mark in name for name in namespaces for mark in "*?!,")
     kopf.run(
         # One operator replica (Deployment with Recreate): no peering objects needed.
         standalone=True,
