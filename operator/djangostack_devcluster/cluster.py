@@ -400,11 +400,7 @@ class LocalCluster:
             },
             "status": {"allocatable": resources, "capacity": resources},
         }
-        try:
-            self._request("POST", "/api/v1/nodes", node)
-        except ClusterError as error:
-            if "HTTP 409" not in str(error):
-                raise
+        self._create_if_absent("/api/v1/nodes", node)
 
     def _create_default_storage_class(self) -> None:
         """A default StorageClass served by the controller-manager's hostPath provisioner."""
@@ -419,8 +415,12 @@ class LocalCluster:
             "reclaimPolicy": "Delete",
             "volumeBindingMode": "Immediate",
         }
+        self._create_if_absent("/apis/storage.k8s.io/v1/storageclasses", storage_class)
+
+    def _create_if_absent(self, path: str, body: dict[str, Any]) -> None:
+        """POST `body`; one that exists already (a warm restart) is fine."""
         try:
-            self._request("POST", "/apis/storage.k8s.io/v1/storageclasses", storage_class)
+            self._request("POST", path, body)
         except ClusterError as error:
             if "HTTP 409" not in str(error):
                 raise

@@ -103,15 +103,37 @@ def _resync_loop() -> None:
     """Every RESYNC_SECONDS, reconcile every stack: undo drift a missed event hid, pick up a
     Secret that was missing, refresh status. With nothing to change it writes nothing."""
     while not _stopping.wait(RESYNC_SECONDS):
-        stacks_index = _indexes.get("stacks")
-        if stacks_index is None:
-            continue
-        for key in list(stacks_index):
-            for body in list(stacks_index.get(key, [])):
-                try:
-                    run_reconcile(body, _indexes)
-                except Exception as error:
-                    log.warning("Resync of %s failed: %s", key, error)
+        for body in _stack_bodies(_indexes):
+            try:
+                _reconcile_logged(body, _indexes, "a resync")
+            except Exception as error:  # one bad stack must not stop the others
+                log.warning("Resync of %s failed: %s", _ref(body), error)
+
+
+def _stack_bodies(indexes: Mapping[str, Any], namespace: str | None = None) -> list[Any]:
+    """Every stack the operator knows (in `namespace`, if given), from the stacks index."""
+    stacks_index = indexes.get("stacks")
+    if stacks_index is None:
+        return []
+    return [
+        body
+        for key in list(stacks_index)
+        if namespace is None or key[0] == namespace
+        for body in list(stacks_index.get(key, []))
+    ]
+
+
+def _ref(body: Mapping[str, Any]) -> str:
+    return f"{body['metadata']['namespace']}/{body['metadata']['name']}"
+
+
+def _reconcile_logged(body: Mapping[str, Any], indexes: Mapping[str, Any], why: str) -> None:
+    """Reconcile outside the stack's own handlers: event handlers and the resync are not
+    retried by kopf, so a retryable failure is logged (the next trigger or resync retries)."""
+    try:
+        run_reconcile(body, indexes)
+    except kopf.TemporaryError as error:
+        log.warning("Reconcile of %s after %s failed: %s", _ref(body), why, error)
 
 
 def _plain(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -277,16 +299,8 @@ def _child_changed(namespace: str | None, labels: Mapping[str, str], **kwargs: A
     instance = labels.get(INSTANCE)
     if not instance:
         return
-    found = _store(kwargs, "stacks", (namespace, instance))
-    if not found:
-        return
-    try:
-        run_reconcile(found[0], kwargs)
-    except kopf.TemporaryError as error:
-        # Event handlers are not retried; the stack's own handlers and the timer will be.
-        log.warning(
-            "Reconcile of %s/%s after a child change failed: %s", namespace, instance, error
-        )
+    for body in _store(kwargs, "stacks", (namespace, instance))[:1]:
+        _reconcile_logged(body, kwargs, "a child change")
 
 
 for _resource in CHILD_RESOURCES.values():
@@ -310,19 +324,9 @@ def _config_changed(kind: str) -> Any:
         """A Secret or ConfigMap changed: reconcile the stacks of its namespace that use it, so
         a missing Secret that appears unblocks them and changed config rolls their pods."""
         _remember_indexes(kwargs)
-        stacks_index = kwargs.get("stacks")
-        if stacks_index is None:
-            return
-        for key in list(stacks_index):
-            if key[0] != namespace:
-                continue
-            for body in list(stacks_index.get(key, [])):
-                if not _referenced_by(body, kind, name):
-                    continue
-                try:
-                    run_reconcile(body, kwargs)
-                except kopf.TemporaryError as error:
-                    log.warning("Reconcile of %s after a %s change failed: %s", key, kind, error)
+        for body in _stack_bodies(kwargs, namespace):
+            if _referenced_by(body, kind, name):
+                _reconcile_logged(body, kwargs, f"a {kind} change")
 
     config_changed.__name__ = f"{kind.lower()}_changed"
     return config_changed

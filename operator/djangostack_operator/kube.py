@@ -48,13 +48,13 @@ class Kube:
 
     def apply(self, obj: dict[str, Any]) -> None:
         """Server-side apply, taking ownership of every field in `obj` (force)."""
+        self._server_side_apply(obj, obj["metadata"]["namespace"], FIELD_MANAGER)
+
+    def _server_side_apply(self, body: dict[str, Any], namespace: str, manager: str) -> None:
         metrics.API_REQUESTS.labels(verb="apply").inc()
-        resource = self._resource(obj["apiVersion"], obj["kind"])
+        resource = self._resource(body["apiVersion"], body["kind"])
         resource.server_side_apply(
-            body=obj,
-            namespace=obj["metadata"]["namespace"],
-            field_manager=FIELD_MANAGER,
-            force_conflicts=True,
+            body=body, namespace=namespace, field_manager=manager, force_conflicts=True
         )
 
     def hand_over_replicas(self, obj: dict[str, Any], replicas: int) -> None:
@@ -63,19 +63,13 @@ class Kube:
         Server-side apply deletes a field its only owner stops setting: without this, turning
         autoscaling on would reset the Deployment to 1 replica until the HPA scales it back.
         """
-        metrics.API_REQUESTS.labels(verb="apply").inc()
-        resource = self._resource(obj["apiVersion"], obj["kind"])
-        resource.server_side_apply(
-            body={
-                "apiVersion": obj["apiVersion"],
-                "kind": obj["kind"],
-                "metadata": {"name": obj["metadata"]["name"]},
-                "spec": {"replicas": replicas},
-            },
-            namespace=obj["metadata"]["namespace"],
-            field_manager=HANDOVER_MANAGER,
-            force_conflicts=True,
-        )
+        claim = {
+            "apiVersion": obj["apiVersion"],
+            "kind": obj["kind"],
+            "metadata": {"name": obj["metadata"]["name"]},
+            "spec": {"replicas": replicas},
+        }
+        self._server_side_apply(claim, obj["metadata"]["namespace"], HANDOVER_MANAGER)
 
     def create(self, obj: dict[str, Any]) -> bool:
         """Create `obj`; False when it already exists (it is then left exactly as it is)."""

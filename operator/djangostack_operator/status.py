@@ -80,21 +80,32 @@ def workload_replicas(obj: dict[str, Any] | None) -> Replicas:
     )
 
 
+def _count(obj: dict[str, Any], section: str, key: str, default: int = 0) -> int:
+    return int(obj.get(section, {}).get(key, default) or 0)
+
+
+def _generation_observed(obj: dict[str, Any]) -> bool:
+    """The workload's controller has seen its latest spec."""
+    return _count(obj, "status", "observedGeneration") >= _count(obj, "metadata", "generation")
+
+
+def _template_image(obj: dict[str, Any]) -> str | None:
+    """The first container's image ("" when it has none); None when there is no container."""
+    containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    return str(containers[0].get("image") or "") if containers else None
+
+
 def rolled_out(obj: dict[str, Any] | None, image: str | None) -> bool:
     """The workload runs `image` on all its desired replicas, all ready, no old pods left."""
-    if obj is None:
+    if obj is None or not _generation_observed(obj):
         return False
-    spec, status = obj.get("spec", {}), obj.get("status", {})
-    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
+    if image is not None and _template_image(obj) != image:
         return False
-    containers = spec.get("template", {}).get("spec", {}).get("containers", [])
-    if image is not None and (not containers or containers[0].get("image") != image):
-        return False
-    desired = int(spec.get("replicas", 1) or 0)
+    desired = _count(obj, "spec", "replicas", 1)
     return (
-        int(status.get("updatedReplicas", 0) or 0) >= desired
-        and int(status.get("readyReplicas", 0) or 0) >= desired
-        and int(status.get("replicas", 0) or 0) <= desired
+        _count(obj, "status", "updatedReplicas") >= desired
+        and _count(obj, "status", "readyReplicas") >= desired
+        and _count(obj, "status", "replicas") <= desired
     )
 
 
@@ -319,10 +330,9 @@ def _phase(
 
 def _updating(obj: dict[str, Any], image: str | None) -> bool:
     """A rollout is in progress (new spec not yet observed, or pods not all updated)."""
-    spec, status = obj.get("spec", {}), obj.get("status", {})
-    if status.get("observedGeneration", 0) < obj.get("metadata", {}).get("generation", 0):
+    if not _generation_observed(obj):
         return True
-    containers = spec.get("template", {}).get("spec", {}).get("containers", [])
-    if image is not None and containers and containers[0].get("image") != image:
+    current = _template_image(obj)
+    if image is not None and current is not None and current != image:
         return True
-    return int(status.get("updatedReplicas", 0) or 0) < int(spec.get("replicas", 1) or 0)
+    return _count(obj, "status", "updatedReplicas") < _count(obj, "spec", "replicas", 1)
