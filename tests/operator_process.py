@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from djangostack_devcluster.cluster import free_port
+from djangostack_devcluster.processes import free_port
 
 WRITE_VERBS = ("apply", "create", "delete", "patch")
 

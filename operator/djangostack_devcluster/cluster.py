@@ -5,21 +5,16 @@ Start order: etcd -> kube-apiserver -> kube-controller-manager -> kube-scheduler
 Everything binds to 127.0.0.1 on free ports. The state folder (by default `.cluster/`) holds
 the PKI, the kubeconfig, logs, and one pid file per process; etcd keeps its data in /dev/shm
 (etcd fsyncs every write, and a tmpfs makes that free). Stopping signals only processes whose
-pid file this cluster wrote and whose executable is still the binary it started, so a
-recycled pid is never touched.
+pid file this cluster wrote and that still run (processes.py), so a recycled pid is never
+touched.
 """
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import json
-import os
 import shutil
-import signal
-import socket
 import ssl
-import subprocess
 import sys
 import time
 import urllib.error
@@ -32,6 +27,7 @@ from typing import Any
 import yaml
 
 from djangostack_devcluster import pki as pki_module
+from djangostack_devcluster.processes import ProcessTable, free_port
 from djangostack_devcluster.tools import Toolset
 
 NODE_NAME = "kwok-node-0"
@@ -40,7 +36,6 @@ SERVICE_CIDR = "10.0.0.0/24"
 KWOK_STAGES = Path(__file__).with_name("kwok-stages.yaml")
 # Order matters: each component needs the ones before it; stopping goes in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-PR_SET_PDEATHSIG = 1
 
 
 class ClusterError(RuntimeError):
@@ -49,18 +44,6 @@ class ClusterError(RuntimeError):
 
 def log(message: str) -> None:
     print(f"[cluster] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:
-    """preexec_fn: the child gets SIGTERM when the process that started it dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass(frozen=True)
@@ -87,6 +70,7 @@ class LocalCluster:
         self.kubeconfig = self.state_dir / "kubeconfig"
         self.logs_dir = self.state_dir / "logs"
         self.run_dir = self.state_dir / "run"
+        self.processes = ProcessTable(self.run_dir, self.logs_dir)
         digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:12]
         self.etcd_data = Path("/dev/shm") / f"djangostack-etcd-{digest}"
 
@@ -148,18 +132,11 @@ class LocalCluster:
         """Stop exactly the processes this cluster started, newest first, and drop etcd data.
 
         Processes started beside it (start_process, e.g. the demo's operator) go first."""
-        extras = (
-            sorted(path.stem for path in self.run_dir.glob("*.pid") if path.stem not in COMPONENTS)
-            if self.run_dir.is_dir()
-            else []
-        )
+        extras = [name for name in self.processes.names() if name not in COMPONENTS]
         for name in [*extras, *reversed(COMPONENTS)]:
-            pid = self._alive_pid(name)
-            if pid is not None:
-                _terminate(pid)
-                if not quiet:
-                    log(f"stopped {name} (pid {pid})")
-            (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+            pid = self.processes.stop(name)
+            if pid is not None and not quiet:
+                log(f"stopped {name} (pid {pid})")
         shutil.rmtree(self.etcd_data, ignore_errors=True)
 
     def api_url(self) -> str:
@@ -192,30 +169,11 @@ class LocalCluster:
         env: Mapping[str, str] | None = None,
     ) -> None:
         binary = binary or self._binary(name)
-        log_path = self.logs_dir / f"{name}.log"
-        with log_path.open("ab") as log_file:
-            process = subprocess.Popen(
-                [str(binary), *args],
-                env=dict(env) if env is not None else None,
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                # prctl() is async-signal-safe, so this preexec_fn is fine with threads.
-                preexec_fn=_die_with_parent if attached else None,  # noqa: PLW1509
-            )
-        record = {"pid": process.pid, "exe": str(binary.resolve())}
-        (self.run_dir / f"{name}.pid").write_text(json.dumps(record))
-        log(f"started {name} (pid {process.pid}, log {log_path})")
+        pid = self.processes.start(name, [str(binary), *args], env=env, attached=attached)
+        log(f"started {name} (pid {pid}, log {self.processes.log_path(name)})")
 
     def _alive_pid(self, name: str) -> int | None:
-        """The pid of `name` if its pid file exists and that pid still runs our binary."""
-        try:
-            record = json.loads((self.run_dir / f"{name}.pid").read_text())
-            exe = os.readlink(f"/proc/{record['pid']}/exe")
-        except (OSError, ValueError, KeyError):
-            return None
-        return int(record["pid"]) if exe == record["exe"] else None
+        return self.processes.alive_pid(name)
 
     def _wait(self, name: str, check: Callable[[], bool], deadline: float) -> None:
         while True:
@@ -440,39 +398,4 @@ def _http_ok(url: str) -> bool:
         with urllib.request.urlopen(url, timeout=2) as reply:
             return bool(reply.status == 200)
     except (OSError, urllib.error.URLError):
-        return False
-
-
-def _terminate(pid: int, grace: float = 10) -> None:
-    """SIGTERM the process group led by `pid`, SIGKILL it if it outlives `grace` seconds."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not _exists(pid):
-            return
-        time.sleep(0.1)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    while _exists(pid):
-        time.sleep(0.05)
-
-
-def _exists(pid: int) -> bool:
-    """True while `pid` runs; reaps it when it is our own exited child."""
-    try:
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        if finished == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            # A zombie (state Z) has exited; only its parent can reap it.
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
         return False

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.postgres_server import PostgresServer
+from djangostack_devcluster.services import PostgresServer
 
 SCRIPTS = resources.files("djangostack_operator") / "scripts"
 

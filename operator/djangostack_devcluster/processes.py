@@ -1,0 +1,140 @@
+"""Background processes we start, tracked by pid files, and stopped exactly.
+
+A pid file records the pid and the process's start time (from /proc); a process is ours only
+while both match, so a recycled pid is never signalled. Every process leads its own process
+group, so stopping it also stops what it forked (gunicorn and celery workers, for example).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when the process that started it dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # Field 22 (starttime); the fields after the ")" of the command name start at 3.
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+class ProcessTable:
+    """The processes of one tool (the control plane, the local app), by name."""
+
+    def __init__(self, run_dir: Path, logs_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.logs_dir = logs_dir
+
+    def log_path(self, name: str) -> Path:
+        return self.logs_dir / f"{name}.log"
+
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        attached: bool = False,
+    ) -> int:
+        """Start `argv` in the background (output to logs/<name>.log) and record it.
+
+        `attached=True` ties it to this Python process: it gets SIGTERM when we die."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path(name).open("ab") as log_file:
+            process = subprocess.Popen(
+                list(argv),
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                # prctl() is async-signal-safe, so this preexec_fn is fine with threads.
+                preexec_fn=_die_with_parent if attached else None,  # noqa: PLW1509
+            )
+        record = {"pid": process.pid, "start": _start_time(process.pid)}
+        (self.run_dir / f"{name}.pid").write_text(json.dumps(record))
+        return process.pid
+
+    def alive_pid(self, name: str) -> int | None:
+        """The pid of `name` if its pid file exists and that very process still runs."""
+        try:
+            record = json.loads((self.run_dir / f"{name}.pid").read_text())
+            pid = int(record["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not _exists(pid) or _start_time(pid) != record.get("start"):
+            return None
+        return pid
+
+    def names(self) -> list[str]:
+        if not self.run_dir.is_dir():
+            return []
+        return sorted(path.stem for path in self.run_dir.glob("*.pid"))
+
+    def stop(self, name: str, grace: float = 10) -> int | None:
+        """Stop `name` (its whole process group) if it runs; returns the pid it had."""
+        pid = self.alive_pid(name)
+        if pid is not None:
+            terminate(pid, grace)
+        (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        return pid
+
+
+def terminate(pid: int, grace: float = 10) -> None:
+    """SIGTERM the process group led by `pid`, SIGKILL it if it outlives `grace` seconds."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _exists(pid):
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    while _exists(pid):
+        time.sleep(0.05)
+
+
+def _exists(pid: int) -> bool:
+    """True while `pid` runs; reaps it when it is our own exited child."""
+    try:
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        if finished == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # A zombie (state Z) has exited; only its parent can reap it.
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
