@@ -4,13 +4,19 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 DEVCLUSTER := $(PY) -m djangostack_devcluster
 
-.PHONY: bootstrap venv tools cluster-up cluster-down demo demo-down test unit lint crd docs
+.PHONY: bootstrap venv tools cluster-up cluster-down demo demo-down app-up app-down test unit lint crd docs
 
 demo: bootstrap  ## the operator and a sample stack on the local control plane, watched to Ready
 	@$(PY) -m djangostack_devcluster.demo up
 
 demo-down:  ## stop the demo: the operator and the local control plane
 	@if [ -x $(PY) ]; then $(PY) -m djangostack_devcluster.demo down; fi
+
+app-up: bootstrap  ## the sample's rendered pod specs as local processes: web on http://127.0.0.1:8000
+	@$(PY) -m djangostack_devcluster.localapp up
+
+app-down:  ## stop the processes of app-up (data stays in .app/)
+	@if [ -x $(PY) ]; then $(PY) -m djangostack_devcluster.localapp down; fi
 
 bootstrap:  ## apt packages, .venv and the control plane binaries (idempotent)
 	@scripts/bootstrap.sh
@@ -28,9 +34,10 @@ cluster-down:  ## stop the local control plane
 	@if [ -x $(PY) ]; then $(DEVCLUSTER) down; fi
 
 lint: bootstrap  ## ruff and mypy
-	.venv/bin/ruff check operator tests bench
-	.venv/bin/ruff format --check operator tests bench
+	.venv/bin/ruff check operator app tests bench
+	.venv/bin/ruff format --check operator app tests bench
 	.venv/bin/mypy
+	cd app && ../.venv/bin/mypy --config-file ../pyproject.toml --explicit-package-bases .
 
 crd: bootstrap  ## regenerate crds/djangostacks.yaml from the models
 	.venv/bin/djangostack crd > crds/djangostacks.yaml

@@ -60,6 +60,12 @@ class PostgresServer:
             account = pwd.getpwnam("postgres")
             os.chown(self.root, account.pw_uid, account.pw_gid)
             self.as_user = ["runuser", "-u", "postgres", "--"]
+            reachable = subprocess.run([*self.as_user, "test", "-w", str(self.root)], check=False)
+            if reachable.returncode != 0:
+                raise ServiceError(
+                    f"{self.root}: the postgres user cannot reach this folder (a parent folder"
+                    " is not traversable by others); choose a state folder elsewhere"
+                )
 
     def _run(self, *argv: str) -> None:
         subprocess.run([*self.as_user, *argv], check=True, capture_output=True, cwd=self.root)
