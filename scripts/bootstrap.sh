@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Make this machine ready for `make test` and `make demo`, idempotently:
-#   1. Debian packages (PostgreSQL and Redis servers for the app tests) when missing;
+#   1. Debian packages (PostgreSQL and Redis servers for the app tests, shellcheck) when missing;
 #   2. the virtualenv .venv with the project and its dev/app extras, when pyproject.toml changed;
 #   3. the control plane's binaries, built once into ~/.cache/djangostack-operator.
 # Each step prints what it does; a step that is already done prints one line and moves on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql redis-server)
+APT_PACKAGES=(postgresql redis-server shellcheck)
 PYTHON=${PYTHON:-python3}
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
