@@ -35,9 +35,11 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 logger_class = JsonAccessLogger
 
 # prometheus-client's multiprocess mode: every worker writes here, /metrics sums them up.
-# Set before any worker imports prometheus_client; /tmp is the pod's emptyDir.
+# Set before any worker imports prometheus_client; /tmp is the pod's emptyDir. The master's
+# pid keeps two gunicorns on one machine (outside a pod) from counting each other.
 metrics_dir = os.environ.setdefault(
-    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "prometheus-multiproc")
+    "PROMETHEUS_MULTIPROC_DIR",
+    os.path.join(tempfile.gettempdir(), f"prometheus-multiproc-{os.getpid()}"),
 )
 
 
@@ -45,6 +47,10 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     """Start from an empty metrics folder: files of an earlier run would be counted again."""
     shutil.rmtree(metrics_dir, ignore_errors=True)
     os.makedirs(metrics_dir, exist_ok=True)
+
+
+def on_exit(server):  # type: ignore[no-untyped-def]
+    shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def child_exit(server, worker):  # type: ignore[no-untyped-def]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from djangostack_devcluster import localrun
-from djangostack_devcluster.processes import ProcessTable, free_port
+from djangostack_devcluster.processes import ProcessTable, free_port, isolated_env
 from djangostack_devcluster.services import PostgresServer, RedisServer, find_bin_dir
 from djangostack_operator import secretgen, yamlio
 from djangostack_operator.render import render
@@ -68,7 +67,6 @@ class LocalApp:
         self.state_dir = state_dir.resolve()
         self.app_dir = app_dir
         self.processes = ProcessTable(self.state_dir / "run", self.state_dir / "logs")
-        self.venv_bin = Path(sys.executable).parent
 
     # ---- state ------------------------------------------------------------------------
 
@@ -189,14 +187,7 @@ class LocalApp:
     # ---- processes --------------------------------------------------------------------
 
     def _process_env(self, env: Mapping[str, str]) -> dict[str, str]:
-        # A container sees only its own environment; the local process also needs a PATH to
-        # the virtualenv's python, gunicorn and celery.
-        return {
-            "PATH": f"{self.venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-            "HOME": str(self.state_dir),
-            "LANG": "C.UTF-8",
-            **env,
-        }
+        return isolated_env(env, home=self.state_dir)
 
     def _run_to_completion(
         self,

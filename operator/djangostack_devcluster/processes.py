@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +25,19 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def isolated_env(env: Mapping[str, str], home: Path) -> dict[str, str]:
+    """`env` plus only what a process needs to start here: a PATH that finds this
+    virtualenv's python, gunicorn and celery first, a HOME and a UTF-8 locale. Nothing else
+    leaks in from our own environment, as nothing does into a container."""
+    venv_bin = Path(sys.executable).parent
+    return {
+        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        **env,
+    }
 
 
 def _die_with_parent() -> None:

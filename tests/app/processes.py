@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from djangostack_devcluster.processes import ProcessTable
+from djangostack_devcluster.processes import ProcessTable, isolated_env
 from tests.app.http import Client
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 VENV_BIN = Path(sys.executable).parent
 
 
-def process_env(env: Mapping[str, str], home: Path) -> dict[str, str]:
-    """Only the contract's variables and what a shell needs: nothing leaks in from pytest."""
-    return {
-        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        **env,
-    }
-
-
 class AppProcesses:
     def __init__(self, root: Path, env: Mapping[str, str]) -> None:
         self.root = root
-        self.env = process_env(env, root)
+        # A private TMPDIR, as a pod's /tmp emptyDir: gunicorn keeps its metrics files there,
+        # and two gunicorns sharing them would count each other's requests.
+        (root / "tmp").mkdir(exist_ok=True)
+        self.env = isolated_env({"TMPDIR": str(root / "tmp"), **env}, home=root)
         self.table = ProcessTable(root / "run", root / "logs")
 
     def manage(
