@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import urllib.parse
+from pathlib import Path
 
+from djangostack_devcluster.processes import free_port
 from djangostack_devcluster.services import RedisServer
 from tests.app.conftest import REDIS_DATABASE, Users, Web
+from tests.app.http import Client
+from tests.app.processes import AppProcesses
 
 
 def test_probes_answer_direct_requests_whatever_the_host(web: Web) -> None:
@@ -126,3 +132,34 @@ def redis_keys(redis_server: RedisServer, pattern: str) -> list[bytes]:
 
     client = redis.Redis.from_url(redis_server.url(REDIS_DATABASE))
     return list(client.scan_iter(match=pattern))
+
+
+def test_gunicorn_starts_from_an_empty_metrics_folder(app: AppProcesses, tmp_path: Path) -> None:
+    """Samples left by an earlier gunicorn (a restarted container keeps its emptyDir) must
+    not be counted again."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    stale = (
+        "from prometheus_client import Counter; "
+        "Counter('django_http_requests_total', '', ['method', 'route', 'status'])"
+        ".labels('GET', 'api/status/', '200').inc(1000)"
+    )
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
+    subprocess.run([sys.executable, "-c", stale], env={**app.env, **env}, check=True)
+    assert list(folder.glob("counter_*.db"))
+
+    port = free_port()
+    app.start(
+        "web-restarted",
+        ["gunicorn", f"--bind=127.0.0.1:{port}", "config.wsgi:application"],
+        env={**env, "GUNICORN_WORKERS": "1"},
+    )
+    client = Client(port)
+    try:
+        app.wait_ready("web-restarted", client)
+        assert client.get("/api/status/").status == 200
+        labels = {"method": "GET", "route": "api/status/", "status": "200"}
+        text = client.direct().get("/metrics").text
+        assert _counter(text, "django_http_requests_total", **labels) == 1
+    finally:
+        app.table.stop("web-restarted")
