@@ -62,6 +62,12 @@ def load_stack(path: Path) -> DjangoStack:
     return parse_stack(documents[0])
 
 
+def _secret_key(stored_name: str) -> tuple[str, str]:
+    """ "<secret>/<key>" (how secrets.json names a value) -> (secret, key)."""
+    secret, _, key = stored_name.partition("/")
+    return secret, key
+
+
 class LocalApp:
     def __init__(self, state_dir: Path, app_dir: Path = APP_DIR) -> None:
         self.state_dir = state_dir.resolve()
@@ -94,7 +100,7 @@ class LocalApp:
         if missing:
             stored.update(missing)
             (self.state_dir / "secrets.json").write_text(json.dumps(stored, indent=2))
-        return {tuple(name.split("/", 1)): value for name, value in stored.items()}  # type: ignore[misc]
+        return {_secret_key(name): value for name, value in stored.items()}
 
     def _postgres(self) -> PostgresServer:
         bin_dir = find_bin_dir()
@@ -177,7 +183,7 @@ class LocalApp:
             if pid is not None and not quiet:
                 log(f"stopped {name} (pid {pid})")
         if (self.state_dir / "ports.json").exists():
-            self._redis("").stop(remove=False)
+            self._redis(password="").stop(remove=False)  # the password only matters to start
             postgres = self._postgres()
             if postgres.data.is_dir():
                 postgres.stop(remove=False)

@@ -90,7 +90,8 @@ class ProcessTable:
                 # prctl() is async-signal-safe, so this preexec_fn is fine with threads.
                 preexec_fn=_die_with_parent if attached else None,  # noqa: PLW1509
             )
-        record = {"pid": process.pid, "start": _start_time(process.pid)}
+        # "started" orders names(): file times are too coarse for processes started together.
+        record = {"pid": process.pid, "start": _start_time(process.pid), "started": time.time_ns()}
         (self.run_dir / f"{name}.pid").write_text(json.dumps(record))
         return process.pid
 
@@ -106,9 +107,16 @@ class ProcessTable:
         return pid
 
     def names(self) -> list[str]:
+        """Names with a pid file, oldest start first."""
         if not self.run_dir.is_dir():
             return []
-        return sorted(path.stem for path in self.run_dir.glob("*.pid"))
+        started = {}
+        for path in self.run_dir.glob("*.pid"):
+            try:
+                started[path.stem] = int(json.loads(path.read_text()).get("started", 0))
+            except (OSError, ValueError, AttributeError):
+                started[path.stem] = 0
+        return sorted(started, key=lambda name: (started[name], name))
 
     def stop(self, name: str, grace: float = 10) -> int | None:
         """Stop `name` (its whole process group) if it runs; returns the pid it had."""

@@ -75,7 +75,7 @@ def test_up_is_idempotent_and_down_stops_exactly_its_processes(
 ) -> None:
     local_app.up(stack_file, attached=True)
     names = local_app.processes.names()
-    assert names == ["beat", "web", "worker-default"]
+    assert names == ["web", "worker-default", "beat"]  # in start order
     pids = {name: local_app.processes.alive_pid(name) for name in names}
     assert all(pids.values())
 
