@@ -36,8 +36,7 @@ cluster-down:  ## stop the local control plane
 lint: bootstrap  ## ruff and mypy
 	.venv/bin/ruff check operator app tests bench
 	.venv/bin/ruff format --check operator app tests bench
-	.venv/bin/mypy
-	cd app && ../.venv/bin/mypy --config-file ../pyproject.toml --explicit-package-bases .
+	set -a && . app/build.env && set +a && .venv/bin/mypy
 
 crd: bootstrap  ## regenerate crds/djangostacks.yaml from the models
 	.venv/bin/djangostack crd > crds/djangostacks.yaml

@@ -4,6 +4,6 @@ from health.models import Heartbeat
 
 
 @admin.register(Heartbeat)
-class HeartbeatAdmin(admin.ModelAdmin):
+class HeartbeatAdmin(admin.ModelAdmin[Heartbeat]):
     list_display = ("name", "last_run", "count")
     readonly_fields = ("name", "last_run", "count")

@@ -3,7 +3,7 @@ from rest_framework import serializers
 from items.models import Item
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(serializers.ModelSerializer[Item]):
     owner = serializers.CharField(source="owner.get_username", read_only=True)
 
     class Meta:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ def _enqueue_enrichment(item: Item) -> None:
 
 
 @transaction.atomic
-def create_item(owner: AbstractBaseUser, title: str, body: str = "") -> Item:
+def create_item(owner: User, title: str, body: str = "") -> Item:
     item = Item.objects.create(owner=owner, title=title, body=body)
     _enqueue_enrichment(item)
     ITEMS_CREATED.inc()
