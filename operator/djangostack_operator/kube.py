@@ -13,6 +13,7 @@ from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
 from djangostack_operator import metrics
+from djangostack_operator.diff import applies_field
 from djangostack_operator.spec import GROUP, PLURAL, VERSION
 
 FIELD_MANAGER = "djangostack-operator"
@@ -50,26 +51,49 @@ class Kube:
         """Server-side apply, taking ownership of every field in `obj` (force)."""
         self._server_side_apply(obj, obj["metadata"]["namespace"], FIELD_MANAGER)
 
-    def _server_side_apply(self, body: dict[str, Any], namespace: str, manager: str) -> None:
+    def _server_side_apply(
+        self, body: dict[str, Any], namespace: str, manager: str, force: bool = True
+    ) -> None:
         metrics.API_REQUESTS.labels(verb="apply").inc()
         resource = self._resource(body["apiVersion"], body["kind"])
         resource.server_side_apply(
-            body=body, namespace=namespace, field_manager=manager, force_conflicts=True
+            body=body, namespace=namespace, field_manager=manager, force_conflicts=force
         )
 
-    def hand_over_replicas(self, obj: dict[str, Any], replicas: int) -> None:
+    def hand_over_replicas(self, obj: dict[str, Any]) -> bool:
         """Make `spec.replicas` co-owned by a hand-over manager before we stop applying it.
 
         Server-side apply deletes a field its only owner stops setting: without this, turning
         autoscaling on would reset the Deployment to 1 replica until the HPA scales it back.
+        The live object is read first (a watch cache may be behind: handing over an old value
+        would undo a scale made since), and the claim is not forced: when someone else (the
+        HPA, kubectl scale) sets another value in between, the API server refuses it with a
+        conflict and that owner keeps the field. True when the claim was made.
         """
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        metrics.API_REQUESTS.labels(verb="get").inc()
+        resource = self._resource(obj["apiVersion"], obj["kind"])
+        try:
+            live = resource.get(name=name, namespace=namespace).to_dict()
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        if not applies_field(live, FIELD_MANAGER, "spec", "replicas"):
+            return False
         claim = {
             "apiVersion": obj["apiVersion"],
             "kind": obj["kind"],
-            "metadata": {"name": obj["metadata"]["name"]},
-            "spec": {"replicas": replicas},
+            "metadata": {"name": name},
+            "spec": {"replicas": live["spec"].get("replicas", 1)},
         }
-        self._server_side_apply(claim, obj["metadata"]["namespace"], HANDOVER_MANAGER)
+        try:
+            self._server_side_apply(claim, namespace, HANDOVER_MANAGER, force=False)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+            return False
+        return True
 
     def create(self, obj: dict[str, Any]) -> bool:
         """Create `obj`; False when it already exists (it is then left exactly as it is)."""

@@ -315,7 +315,7 @@ def _apply_children(
             and "replicas" not in obj.get("spec", {})
             and diff.applies_field(current, FIELD_MANAGER, "spec", "replicas")
         ):
-            kube.hand_over_replicas(obj, int(current["spec"].get("replicas", 1)))
+            kube.hand_over_replicas(obj)
         kube.apply(stamped)
         recent.record(key, digest, current)
         write(f"{kind} {name}")
