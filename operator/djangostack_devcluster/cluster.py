@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from djangostack_devcluster import pki as pki_module
-from djangostack_devcluster.processes import ProcessTable, free_port
+from djangostack_devcluster.processes import ProcessError, ProcessTable, free_port, http_ok
 from djangostack_devcluster.tools import Toolset
 
 NODE_NAME = "kwok-node-0"
@@ -110,7 +110,7 @@ class LocalCluster:
             self._start("etcd", self._etcd_args(ports), attached)
             self._wait(
                 "etcd",
-                lambda: _http_ok(f"http://127.0.0.1:{ports.etcd_client}/health"),
+                lambda: http_ok(f"http://127.0.0.1:{ports.etcd_client}/health"),
                 deadline,
             )
             self._start("kube-apiserver", self._apiserver_args(ports), attached)
@@ -176,19 +176,10 @@ class LocalCluster:
         return self.processes.alive_pid(name)
 
     def _wait(self, name: str, check: Callable[[], bool], deadline: float) -> None:
-        while True:
-            if self._alive_pid(name) is None:
-                raise ClusterError(f"{name} exited; see {self.logs_dir / (name + '.log')}")
-            try:
-                if check():
-                    return
-            except (OSError, ClusterError):
-                pass
-            if time.monotonic() > deadline:
-                raise ClusterError(
-                    f"{name} not ready in time; see {self.logs_dir / (name + '.log')}"
-                )
-            time.sleep(0.2)
+        try:
+            self.processes.wait_until(name, check, deadline, tolerate=(OSError, ClusterError))
+        except ProcessError as error:
+            raise ClusterError(str(error)) from None
 
     # ---- arguments --------------------------------------------------------------------
 
@@ -391,11 +382,3 @@ class LocalCluster:
     def _default_service_account_exists(self) -> bool:
         self._get_json("/api/v1/namespaces/default/serviceaccounts/default")
         return True
-
-
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
-            return bool(reply.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False

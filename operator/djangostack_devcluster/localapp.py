@@ -14,14 +14,18 @@ import json
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from djangostack_devcluster import localrun
-from djangostack_devcluster.processes import ProcessTable, free_port, isolated_env
+from djangostack_devcluster.processes import (
+    ProcessError,
+    ProcessTable,
+    free_port,
+    http_ok,
+    isolated_env,
+)
 from djangostack_devcluster.services import PostgresServer, RedisServer, find_bin_dir
 from djangostack_operator import secretgen, yamlio
 from djangostack_operator.render import render
@@ -102,18 +106,23 @@ class LocalApp:
             (self.state_dir / "secrets.json").write_text(json.dumps(stored, indent=2))
         return {_secret_key(name): value for name, value in stored.items()}
 
+    def _ports(self) -> dict[str, int]:
+        """The local servers' ports, chosen once and kept (their data stays too)."""
+        ports: dict[str, int] = self._json(
+            "ports.json", lambda: {"postgres": free_port(), "redis": free_port()}
+        )
+        return ports
+
     def _postgres(self) -> PostgresServer:
         bin_dir = find_bin_dir()
         if bin_dir is None:
             raise LocalAppError("PostgreSQL is not installed (run `make bootstrap`)")
-        port = self._json("ports.json", lambda: {"postgres": free_port(), "redis": free_port()})
-        return PostgresServer(bin_dir, root=self.state_dir / "postgres", port=port["postgres"])
+        port = self._ports()["postgres"]
+        return PostgresServer(bin_dir, root=self.state_dir / "postgres", port=port)
 
     def _redis(self, password: str) -> RedisServer:
-        port = self._json("ports.json", lambda: {"postgres": free_port(), "redis": free_port()})
-        return RedisServer(
-            password, root=self.state_dir / "redis", port=port["redis"], persistent=True
-        )
+        port = self._ports()["redis"]
+        return RedisServer(password, root=self.state_dir / "redis", port=port, persistent=True)
 
     # ---- up / down --------------------------------------------------------------------
 
@@ -235,18 +244,7 @@ class LocalApp:
 
     def _wait_ready(self, web: localrun.LocalProcess, timeout: float) -> None:
         url = f"http://127.0.0.1:{web.http_port}/readyz"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.processes.alive_pid(web.name) is None:
-                raise LocalAppError(f"{web.name} exited; see {self.processes.log_path(web.name)}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as reply:
-                    if reply.status == 200:
-                        return
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.2)
-        raise LocalAppError(f"{url} did not answer 200 in {timeout:.0f}s")
+        self.processes.wait_until(web.name, lambda: http_ok(url), time.monotonic() + timeout)
 
 
 DEFAULT_STATE = REPO / ".app"
@@ -277,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         return app.manage(args.stack, args.args)
     try:
         url = app.up(args.stack)
-    except (LocalAppError, localrun.LocalRunError) as error:
+    except (LocalAppError, localrun.LocalRunError, ProcessError) as error:
         log(str(error))
         return 1
     stack = load_stack(args.stack)

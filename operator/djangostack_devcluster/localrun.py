@@ -203,20 +203,28 @@ def _one(objects: Sequence[Mapping[str, Any]], kind: str, component: str) -> Map
     return found[0]
 
 
+def _data_service_env(
+    objects: Sequence[Mapping[str, Any]],
+    component: str,
+    secrets: Mapping[tuple[str, str], str],
+) -> dict[str, str]:
+    """The environment of the managed data service's (StatefulSet's) container."""
+    pod = _one(objects, "StatefulSet", component)["spec"]["template"]["spec"]
+    return resolve_env(pod["containers"][0], secrets)
+
+
 def database_account(
     objects: Sequence[Mapping[str, Any]], secrets: Mapping[tuple[str, str], str]
 ) -> DatabaseAccount:
     """User, password and database the managed PostgreSQL pod would create."""
-    container = _one(objects, "StatefulSet", "postgres")["spec"]["template"]["spec"]
-    env = resolve_env(container["containers"][0], secrets)
+    env = _data_service_env(objects, "postgres", secrets)
     return DatabaseAccount(env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"])
 
 
 def redis_password(
     objects: Sequence[Mapping[str, Any]], secrets: Mapping[tuple[str, str], str]
 ) -> str:
-    container = _one(objects, "StatefulSet", "redis")["spec"]["template"]["spec"]
-    return resolve_env(container["containers"][0], secrets)["REDISCLI_AUTH"]
+    return _data_service_env(objects, "redis", secrets)["REDISCLI_AUTH"]
 
 
 def plan(

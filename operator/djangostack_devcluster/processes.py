@@ -15,10 +15,25 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+
+
+class ProcessError(RuntimeError):
+    """A process we started exited, or did not get ready in time; the message names its log."""
+
+
+def http_ok(url: str) -> bool:
+    """True when GET `url` answers 200 within 2 seconds."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return bool(reply.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
 
 
 def free_port() -> int:
@@ -117,6 +132,27 @@ class ProcessTable:
             except (OSError, ValueError, AttributeError):
                 started[path.stem] = 0
         return sorted(started, key=lambda name: (started[name], name))
+
+    def wait_until(
+        self,
+        name: str,
+        check: Callable[[], bool],
+        deadline: float,
+        tolerate: tuple[type[Exception], ...] = (OSError,),
+    ) -> None:
+        """Poll `check` until it is true; a ProcessError when `name` exits first or the
+        monotonic `deadline` passes. Exceptions in `tolerate` count as "not yet"."""
+        while True:
+            if self.alive_pid(name) is None:
+                raise ProcessError(f"{name} exited; see {self.log_path(name)}")
+            try:
+                if check():
+                    return
+            except tolerate:
+                pass
+            if time.monotonic() > deadline:
+                raise ProcessError(f"{name} not ready in time; see {self.log_path(name)}")
+            time.sleep(0.2)
 
     def stop(self, name: str, grace: float = 10) -> int | None:
         """Stop `name` (its whole process group) if it runs; returns the pid it had."""

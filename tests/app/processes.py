@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from djangostack_devcluster.processes import ProcessTable, isolated_env
+from djangostack_devcluster.processes import ProcessError, ProcessTable, http_ok, isolated_env
 from tests.app.http import Client
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
@@ -58,14 +58,8 @@ class AppProcesses:
 
     def wait_ready(self, name: str, client: Client, timeout: float = 60) -> None:
         """Until /readyz answers 200 (fails early, with the log, when the process died)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.table.alive_pid(name) is None:
-                raise AssertionError(f"{name} exited:\n{self.log(name)[-3000:]}")
-            try:
-                if client.direct().get("/readyz").status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"{name} not ready in {timeout}s:\n{self.log(name)[-3000:]}")
+        url = f"http://127.0.0.1:{client.port}/readyz"
+        try:
+            self.table.wait_until(name, lambda: http_ok(url), time.monotonic() + timeout)
+        except ProcessError as error:
+            raise AssertionError(f"{error}:\n{self.log(name)[-3000:]}") from None

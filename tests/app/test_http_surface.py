@@ -8,6 +8,8 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from djangostack_devcluster.processes import free_port
 from djangostack_devcluster.services import RedisServer
 from tests.app.conftest import REDIS_DATABASE, Users, Web
@@ -47,13 +49,11 @@ def test_https_responses_carry_security_headers(web: Web) -> None:
 
 
 def _counter(text: str, name: str, **labels: str) -> float:
-    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
-    for line in text.splitlines():
-        metric, _, value = line.rpartition(" ")
-        if metric.startswith(name + "{"):
-            got = ",".join(sorted(metric[len(name) + 1 : -1].split(",")))
-            if got == wanted:
-                return float(value)
+    """The sample of counter `name` with exactly these labels in an exposition (0 if none)."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return float(sample.value)
     return 0.0
 
 
