@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from djangostack_devcluster.processes import free_port
 
@@ -18,8 +19,14 @@ WRITE_VERBS = ("apply", "create", "delete", "patch")
 
 class OperatorProcess:
     def __init__(
-        self, kubeconfig: Path, log_path: Path, namespaces: list[str], resync_seconds: float = 30
+        self,
+        kubeconfig: Path,
+        log_path: Path,
+        namespaces: list[str],
+        resync_seconds: float = 30,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
+        self.extra_args = extra_args
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.namespaces = namespaces
@@ -38,6 +45,7 @@ class OperatorProcess:
             f"--health-port={self.health_port}",
             f"--resync-seconds={self.resync_seconds}",
             "--log-format=plain",
+            *self.extra_args,
         ]
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         with self.log_path.open("ab") as log:
@@ -66,17 +74,24 @@ class OperatorProcess:
         with urllib.request.urlopen(url, timeout=5) as reply:
             return str(reply.read().decode())
 
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the samples `name` whose labels include `labels` (0 when none)."""
+        total = 0.0
+        for family in text_string_to_metric_families(self.metrics()):
+            for sample in family.samples:
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    total += sample.value
+        return total
+
     def write_requests(self) -> int:
         """API writes made so far, from the operator's own metrics."""
-        total = 0.0
-        for verb in WRITE_VERBS:
-            found = re.search(
-                rf'^djangostack_api_requests_total{{verb="{verb}"}} ([0-9.e+]+)$',
-                self.metrics(),
-                re.MULTILINE,
-            )
-            total += float(found.group(1)) if found else 0
-        return int(total)
+        return int(
+            sum(self.metric("djangostack_api_requests_total", verb=verb) for verb in WRITE_VERBS)
+        )
+
+    def reconciles(self, result: str | None = None) -> int:
+        labels = {"result": result} if result else {}
+        return int(self.metric("controller_runtime_reconcile_total", **labels))
 
     def stop(self) -> None:
         """SIGTERM, as Kubernetes stops a pod; SIGKILL after 20 s."""

@@ -139,6 +139,20 @@ class LocalCluster:
                 log(f"stopped {name} (pid {pid})")
         shutil.rmtree(self.etcd_data, ignore_errors=True)
 
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver alone (fault tests); the rest of the control plane stays."""
+        self.processes.stop("kube-apiserver")
+
+    def start_apiserver(self, attached: bool = False, timeout: float = 60) -> None:
+        """Start kube-apiserver again on its old port and wait until it is ready."""
+        ports = Ports(**json.loads((self.state_dir / "ports.json").read_text()))
+        self._start("kube-apiserver", self._apiserver_args(ports), attached)
+        self._wait(
+            "kube-apiserver",
+            lambda: self._get_text("/readyz") == "ok",
+            time.monotonic() + timeout,
+        )
+
     def api_url(self) -> str:
         ports = json.loads((self.state_dir / "ports.json").read_text())
         return f"https://127.0.0.1:{ports['apiserver']}"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from djangostack_operator import yamlio
+from djangostack_operator import __version__, yamlio
 from djangostack_operator.crd import build_crd
 from djangostack_operator.render import render
 from djangostack_operator.validation import InvalidStackError, parse_stack
@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="djangostack", description="The DjangoStack operator and its offline tools."
     )
+    parser.add_argument("--version", action="version", version=f"djangostack {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     render_parser = commands.add_parser(
         "render", help="print, offline, every object the operator would create (YAML)"
@@ -85,6 +86,18 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "--resync-seconds", type=float, default=30.0, help="how often every stack is re-checked"
     )
+    run_parser.add_argument(
+        "--workers", type=int, default=4, help="stacks reconciled at the same time"
+    )
+    run_parser.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="reconcile only while holding a coordination.k8s.io Lease (for 2+ replicas)",
+    )
+    run_parser.add_argument("--lease-name", default="djangostack-operator")
+    run_parser.add_argument(
+        "--lease-namespace", default="", help="default: the pod's namespace, else default"
+    )
     run_parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "render":
@@ -96,15 +109,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from djangostack_operator import runner  # noqa: PLC0415 - kopf loads only to run
+    from djangostack_operator.controller import Options  # noqa: PLC0415
 
-    all_namespaces = args.all_namespaces or not args.namespace
+    options = Options(
+        namespaces=tuple(args.namespace),
+        all_namespaces=args.all_namespaces or not args.namespace,
+        resync_seconds=args.resync_seconds,
+        workers=max(1, args.workers),
+        leader_election=args.leader_elect,
+        lease_name=args.lease_name,
+        lease_namespace=args.lease_namespace,
+    )
     runner.run(
-        namespaces=args.namespace,
-        all_namespaces=all_namespaces,
+        options,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
         log_format=args.log_format,
-        resync_seconds=args.resync_seconds,
         verbose=args.verbose,
     )
     return 0

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 import kopf
 import prometheus_client
 
+from djangostack_operator.controller import Options
+
 
 def run(
+    options: Options,
     *,
-    namespaces: Sequence[str],
-    all_namespaces: bool,
     metrics_port: int,
     health_port: int,
     log_format: str,
-    resync_seconds: float,
     verbose: bool = False,
 ) -> None:
     formats = {"json": kopf.LogFormat.JSON, "plain": kopf.LogFormat.FULL}
@@ -27,14 +26,14 @@ def run(
     if metrics_port:
         prometheus_client.start_http_server(metrics_port)
     # Importing the module registers the handlers with kopf.
-    from djangostack_operator import handlers  # noqa: PLC0415
+    from djangostack_operator import handlers  # noqa: F401, PLC0415
 
-    handlers.RESYNC_SECONDS = resync_seconds
-    handlers.NAMESPACE_GLOBS = any(mark in name for name in namespaces for mark in "*?!,")
     kopf.run(
-        # One operator replica (Deployment with Recreate): no peering objects needed.
+        # Replicas coordinate through a Lease (controller.Options.leader_election), not
+        # through kopf's peering objects.
         standalone=True,
-        clusterwide=all_namespaces,
-        namespaces=list(namespaces),
+        clusterwide=options.all_namespaces,
+        namespaces=list(options.namespaces),
+        memo=kopf.Memo(options=options),
         liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
     )

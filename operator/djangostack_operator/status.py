@@ -19,10 +19,38 @@ from djangostack_operator.status_types import (
     DjangoStackStatus,
     LastBackup,
     Phase,
+    Reason,
     Replicas,
 )
 
 Children = Mapping[str, Mapping[str, dict[str, Any]]]  # kind -> name -> object
+
+
+@dataclass(frozen=True)
+class WriteFailure:
+    """A write the API server refused or did not answer: what, the HTTP status (0: no
+    answer; -1: the operator's own error) and the API server's message."""
+
+    target: str  # e.g. "CronJob shop-backup"
+    status: int
+    message: str
+
+    @property
+    def permanent(self) -> bool:
+        """Retrying the same write cannot help: a person has to change something."""
+        return self.status == -1 or (400 <= self.status < 500 and self.status not in (409, 429))
+
+    @property
+    def reason(self) -> Reason:
+        if self.status == -1:
+            return Reason.INTERNAL_ERROR
+        if self.status == 403:
+            return Reason.FORBIDDEN
+        return Reason.CHILD_REJECTED if self.permanent else Reason.API_UNAVAILABLE
+
+    def describe(self) -> str:
+        code = f" ({self.status})" if self.status > 0 else ""
+        return f"{self.target}: {self.message}{code}"
 
 
 @dataclass(frozen=True)
@@ -39,6 +67,8 @@ class Observation:
     problems: tuple[tuple[str, str], ...] = ()
     # Every backup Job of the stack: scheduled (CronJob), on-demand and pre-migration.
     backups: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # Writes of this reconcile that failed.
+    failures: tuple[WriteFailure, ...] = ()
 
 
 def _finished_at(job: dict[str, Any]) -> str:
@@ -227,14 +257,19 @@ def compute_status(
 
     stalled_reason = ""
     stalled_message = ""
+    permanent = [f for f in observation.failures if f.permanent]
+    retrying = [f for f in observation.failures if not f.permanent]
     if observation.problems:
         stalled_reason, stalled_message = observation.problems[0]
         stalled_message = "; ".join(message for _, message in observation.problems)
+    elif permanent:
+        stalled_reason = permanent[0].reason
+        stalled_message = "; ".join(f.describe() for f in permanent)
     elif plan.stalled:
         stalled_reason, stalled_message = plan.stall_reason, plan.migrated[2]
 
     parts = (database_ok, cache_ok, migrated, web_ok, workers_ok, beat_ok, tls_ok)
-    ready = all(c.status == "True" for c in parts) and not stalled_reason
+    ready = all(c.status == "True" for c in parts) and not stalled_reason and not retrying
     phase = _phase(
         ready=ready,
         stalled_reason=stalled_reason,
@@ -249,19 +284,26 @@ def compute_status(
         conditions.set("Stalled", "True", stalled_reason, stalled_message)
     else:
         conditions.set("Stalled", "False", "Reconciled", "no blocking problem")
-    busy = phase in ("Provisioning", "Restoring", "BackingUp", "Migrating", "Rolling")
-    conditions.set(
-        "Reconciling",
-        "True" if busy else "False",
-        phase if busy else "Idle",
-        f"phase {phase}",
-    )
-    if ready:
-        conditions.set("Ready", "True", "Available", f"serving {serving_image}")
+    if retrying and not stalled_reason:
+        # The writes are retried after a backoff: still in progress, not failed for good.
+        phase = "Degraded"
+        retry_message = "retrying: " + "; ".join(f.describe() for f in retrying)
+        conditions.set("Reconciling", "True", Reason.RETRYING, retry_message)
+        conditions.set("Ready", "False", retrying[0].reason, retry_message)
     else:
-        waiting = [c.type for c in parts if c.status != "True"]
-        message = stalled_message or f"waiting for {', '.join(waiting)}"
-        conditions.set("Ready", "False", stalled_reason or phase, message)
+        busy = phase in ("Provisioning", "Restoring", "BackingUp", "Migrating", "Rolling")
+        conditions.set(
+            "Reconciling",
+            "True" if busy else "False",
+            phase if busy else "Idle",
+            f"phase {phase}",
+        )
+        if ready:
+            conditions.set("Ready", "True", "Available", f"serving {serving_image}")
+        else:
+            waiting = [c.type for c in parts if c.status != "True"]
+            message = stalled_message or f"waiting for {', '.join(waiting)}"
+            conditions.set("Ready", "False", stalled_reason or phase, message)
 
     url = ingress.url if ingress is not None else f"http://{names.web}.{stack.namespace}.svc"
     return DjangoStackStatus(

@@ -6,6 +6,7 @@ kstatus, Flux and Argo CD read them.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -24,6 +25,25 @@ Phase = Literal[
     "Stalled",
 ]
 ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Reason(StrEnum):
+    """Reasons of the failures the operator meets while writing (stable: for machines)."""
+
+    # The API server refused a child (422 Invalid, 400, an admission webhook's denial).
+    CHILD_REJECTED = "ChildRejected"
+    # The API server forbade a write (RBAC, a quota, a namespace being deleted).
+    FORBIDDEN = "Forbidden"
+    # No answer, a server error, throttling or a conflict that persisted: retried.
+    API_UNAVAILABLE = "APIUnavailable"
+    # A bug of the operator's own; the message says what raised.
+    INTERNAL_ERROR = "InternalError"
+    # The stack fails the operator's models (a CRD older than the operator).
+    INVALID_SPEC = "InvalidSpec"
+    # Retrying a failed write after its backoff.
+    RETRYING = "Retrying"
+
+
 CONDITION_TYPES = (
     "Ready",
     "Reconciling",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,8 +21,7 @@ from kubernetes.client.exceptions import ApiException
 
 from djangostack_devcluster import tools
 from djangostack_devcluster.cluster import LocalCluster
-from djangostack_operator.spec import GROUP, PLURAL, VERSION
-from tests.factories import REPO, stack_object
+from tests.factories import REPO
 from tests.infrastructure import missing_infrastructure
 from tests.kube_helpers import wait_for, wait_gone
 from tests.operator_process import OperatorProcess
@@ -153,53 +151,15 @@ def djangostack_crd(api_client: client.ApiClient) -> dict[str, Any]:
     return crd
 
 
-def serves_new_namespaces(api_client: client.ApiClient, reaper: NamespaceReaper) -> bool:
-    """True when the operator reconciles a stack in an op-* namespace made after its start."""
-    objects = client.CustomObjectsApi(api_client)
-    with fresh_namespace(reaper, "warm-up", prefix="op-") as name:
-        objects.create_namespaced_custom_object(
-            GROUP, VERSION, name, PLURAL, stack_object(namespace=name, uid=None)
-        )
-        try:
-            wait_for(
-                "the shared operator to reconcile a first stack",
-                lambda: objects.get_namespaced_custom_object(
-                    GROUP, VERSION, name, PLURAL, "shop"
-                ).get("status"),
-                timeout=30,
-            )
-        except AssertionError:
-            return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def shared_operator(
     kubeconfig: Path,
-    api_client: client.ApiClient,
     djangostack_crd: dict[str, Any],
-    namespace_reaper: NamespaceReaper,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[OperatorProcess]:
-    """One operator for the tests that do not stop it: it watches the namespaces op-*.
-
-    Before it is handed out it must have served a namespace created after its start. Now and
-    then (a few runs in a hundred, only right after start-up) kopf's namespace scanning stays
-    silent: its namespace and CRD watches are open but deliver nothing, so no op-* namespace
-    is ever watched. The operator is then restarted (docs/operator.md, "Known issues")."""
-    folder = tmp_path_factory.mktemp("operator")
-    for attempt in range(1, 4):
-        log = folder / f"shared-operator-{attempt}.log"
-        operator = OperatorProcess(kubeconfig, log, ["op-*"]).start()
-        if serves_new_namespaces(api_client, namespace_reaper):
-            break
-        operator.stop()
-        warnings.warn(
-            f"the shared operator ignored a new namespace; restarted it (log: {log})",
-            stacklevel=1,
-        )
-    else:
-        pytest.fail("the shared operator never served a new op-* namespace; see " + str(folder))
+    """One operator for the tests that do not stop it: it watches the namespaces op-*."""
+    log = tmp_path_factory.mktemp("operator") / "shared-operator.log"
+    operator = OperatorProcess(kubeconfig, log, ["op-*"]).start()
     try:
         yield operator
     finally:

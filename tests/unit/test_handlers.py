@@ -1,12 +1,21 @@
-"""The parts of handlers.py that are plain functions."""
+"""handlers.py: kopf sees only level-based event handlers."""
 
 from __future__ import annotations
 
-from djangostack_operator.handlers import retry_delay
+import kopf
+
+from djangostack_operator import handlers
+from djangostack_operator.kinds import CHILD_KINDS, CONFIG_KINDS
 
 
-def test_a_conflict_is_retried_in_about_a_second_not_a_minute() -> None:
-    assert retry_delay(409) == 1.0
-    assert retry_delay(429) == 10.0
-    assert retry_delay(500) == 5.0
-    assert retry_delay(None) == 5.0
+def test_kopf_has_no_changing_handlers_so_it_writes_nothing_onto_stacks() -> None:
+    """Create/update/resume handlers make kopf store progress and diff-base annotations on
+    the user's object (and timers add a finalizer); event handlers make it store nothing."""
+    registry = kopf.get_default_registry()
+    assert handlers.stack_event is not None
+    assert not registry._changing.get_all_handlers()
+    assert not registry._spawning.get_all_handlers()
+    assert not registry._indexing.get_all_handlers()
+    watched = {h.id for h in registry._watching.get_all_handlers()}
+    expected = {"stack_event"} | {f"child_{c.plural}" for c in CHILD_KINDS}
+    assert expected | {f"config_{c.plural}" for c in CONFIG_KINDS} <= watched

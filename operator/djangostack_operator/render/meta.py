@@ -6,9 +6,10 @@ import hashlib
 import json
 from typing import Any
 
+from djangostack_operator import vocabulary as keys
 from djangostack_operator.spec import API_VERSION, KIND, DjangoStack
 
-MANAGED_BY = "djangostack-operator"
+MANAGED_BY = keys.OPERATOR
 APP_NAME = "djangostack"
 # Annotation on pod templates; its value changes when configuration the pods read changes.
 CONFIG_CHECKSUM = "djangostack.io/config-checksum"
@@ -22,9 +23,9 @@ OFFLINE_UID = "00000000-0000-0000-0000-000000000000"
 def selector_labels(stack: DjangoStack, component: str) -> dict[str, str]:
     """Labels that select a component's pods; never change them (selectors are immutable)."""
     return {
-        "app.kubernetes.io/name": APP_NAME,
-        "app.kubernetes.io/instance": stack.name,
-        "app.kubernetes.io/component": component,
+        keys.NAME: APP_NAME,
+        keys.INSTANCE: stack.name,
+        keys.COMPONENT: component,
     }
 
 
@@ -32,8 +33,8 @@ def labels(stack: DjangoStack, component: str) -> dict[str, str]:
     """The recommended labels of every child object."""
     return {
         **selector_labels(stack, component),
-        "app.kubernetes.io/part-of": stack.name,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
+        keys.PART_OF: stack.name,
+        keys.MANAGED_BY: MANAGED_BY,
     }
 
 

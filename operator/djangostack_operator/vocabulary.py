@@ -1,0 +1,19 @@
+"""The operator's words, defined once: the label keys every child carries (render/meta.py
+sets them, the watches and caches read them) and the names it writes under."""
+
+from __future__ import annotations
+
+NAME = "app.kubernetes.io/name"
+INSTANCE = "app.kubernetes.io/instance"
+COMPONENT = "app.kubernetes.io/component"
+PART_OF = "app.kubernetes.io/part-of"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+
+# The value of MANAGED_BY on every child, and the operator's name in Events.
+OPERATOR = "djangostack-operator"
+# Server-side selector of everything the operator manages.
+MANAGED_SELECTOR = f"{MANAGED_BY}={OPERATOR}"
+
+# Server-side apply field managers: every child field, and the hand-over of spec.replicas.
+FIELD_MANAGER = "djangostack-operator"
+HANDOVER_MANAGER = "djangostack-operator-handover"

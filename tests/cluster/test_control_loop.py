@@ -1,0 +1,279 @@
+"""The control loop under faults and bad input, against the real API server.
+
+Every test here counts (attempts, writes, Jobs) rather than times anything; each fault is
+bounded and stops by itself.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from djangostack_devcluster.cluster import LocalCluster
+from djangostack_operator.render import meta
+from tests.cluster.conftest import NamespaceReaper, fresh_namespace
+from tests.kube_helpers import wait_for, wait_gone
+from tests.operator_process import OperatorProcess
+from tests.stacks import Stacks
+
+SLOW_JOBS = {"pod-complete.stage.kwok.x-k8s.io/delay": "2s"}
+
+
+@pytest.fixture
+def solo_stacks(api_client: client.ApiClient, solo_namespace: str) -> Stacks:
+    return Stacks(api_client, solo_namespace)
+
+
+@pytest.fixture
+def deny_cronjobs(
+    api_client: client.ApiClient, solo_namespace: str
+) -> Iterator[Callable[[], None]]:
+    """A ValidatingAdmissionPolicy that refuses every CronJob in the test's namespace, as a
+    cluster's policy engine or webhook would; calling the fixture lifts it."""
+    admission = client.AdmissionregistrationV1Api(api_client)
+    name = f"deny-cronjobs-{uuid.uuid4().hex[:6]}"
+    admission.create_validating_admission_policy(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": ["batch"],
+                            "apiVersions": ["v1"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": ["cronjobs"],
+                        }
+                    ]
+                },
+                "validations": [
+                    {"expression": "false", "message": "CronJobs are not allowed in this namespace"}
+                ],
+            },
+        }
+    )
+    admission.create_validating_admission_policy_binding(
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {
+                    "namespaceSelector": {
+                        "matchLabels": {"kubernetes.io/metadata.name": solo_namespace}
+                    }
+                },
+            },
+        }
+    )
+    batch = client.BatchV1Api(api_client)
+    probe = {
+        "metadata": {"name": "probe"},
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "Never", "containers": [{"name": "c", "image": "x:1"}]}}}},
+        },
+    }  # fmt: skip
+
+    def denied() -> bool:
+        try:
+            batch.create_namespaced_cron_job(solo_namespace, probe, dry_run="All")
+        except ApiException as error:
+            return "not allowed" in str(error.body)
+        return False
+
+    wait_for("the admission policy to take effect", denied)
+    lifted = False
+
+    def lift() -> None:
+        nonlocal lifted
+        if not lifted:
+            admission.delete_validating_admission_policy_binding(name)
+            admission.delete_validating_admission_policy(name)
+            lifted = True
+        wait_for("the admission policy to be lifted", lambda: not denied())
+
+    try:
+        yield lift
+    finally:
+        if not lifted:
+            lift()
+
+
+def test_a_child_the_api_server_refuses_stalls_the_stack_by_name_with_few_attempts(
+    solo_stacks: Stacks, solo_operator: Any, deny_cronjobs: Callable[[], None]
+) -> None:
+    operator = solo_operator()
+    solo_stacks.create()
+    stalled = solo_stacks.wait_condition("Stalled", "True")
+    condition = next(c for c in stalled["status"]["conditions"] if c["type"] == "Stalled")
+    assert condition["reason"] == "ChildRejected"
+    assert "CronJob shop-backup" in condition["message"]
+    assert "CronJobs are not allowed in this namespace" in condition["message"]
+    assert stalled["status"]["phase"] == "Stalled"
+    # The other children were written all the same.
+    assert solo_stacks.apps.read_namespaced_stateful_set("shop-postgres", solo_stacks.namespace)
+    events = solo_stacks.core.list_namespaced_event(
+        solo_stacks.namespace, field_selector="involvedObject.kind=DjangoStack"
+    ).items
+    assert any(e.reason == "ChildRejected" and "CronJob shop-backup" in e.message for e in events)
+    assert "CronJob shop-backup" in operator.log()
+    # Retries back off: few attempts in half a minute, not a hot loop.
+    before = operator.reconciles("error")
+    time.sleep(30)
+    attempts = operator.reconciles("error") - before
+    assert 1 <= attempts <= 6, attempts
+    # Once the policy is lifted, the next retry (within the backoff cap) repairs the stack.
+    deny_cronjobs()
+    solo_stacks.wait_ready(timeout=120)
+    assert solo_stacks.condition("Stalled")["status"] == "False"
+
+
+def test_a_namespace_deleted_while_its_stack_reconciles_gives_no_hot_loop_and_no_deafness(
+    kubeconfig: Path,
+    api_client: client.ApiClient,
+    namespace_reaper: NamespaceReaper,
+    djangostack_crd: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    prefix = f"ns-{uuid.uuid4().hex[:4]}-"
+    operator = OperatorProcess(kubeconfig, tmp_path / "operator.log", [f"{prefix}*"]).start()
+    try:
+        with fresh_namespace(namespace_reaper, "doomed", prefix=prefix) as doomed:
+            stacks = Stacks(api_client, doomed)
+            stacks.create()
+            wait_for(
+                "the first children",
+                lambda: stacks.apps.list_namespaced_stateful_set(doomed).items,
+            )
+        # fresh_namespace deleted it: wait until it is really gone.
+        wait_gone(f"namespace {doomed}", lambda: stacks.core.read_namespace(doomed), timeout=180)
+        errors = operator.reconciles("error")
+        assert errors <= 10, errors
+        # And the operator still serves a namespace made afterwards.
+        with fresh_namespace(namespace_reaper, "after", prefix=prefix) as after:
+            later = Stacks(api_client, after)
+            later.create()
+            later.wait_ready()
+        assert operator.reconciles("error") - errors <= 2
+    finally:
+        operator.stop()
+
+
+def _release_jobs(stacks: Stacks) -> Counter[str]:
+    """How many migrations Jobs exist per release hash."""
+    return Counter(
+        job.metadata.annotations.get(meta.RELEASE_HASH, "") for job in stacks.jobs("shop-migrate-")
+    )
+
+
+def test_operator_sigkilled_at_random_moments_through_spec_changes_converges(
+    solo_stacks: Stacks, solo_operator: Any
+) -> None:
+    seed = random.randrange(1_000_000)
+    print(f"seed {seed}")  # to replay a failure
+    rng = random.Random(seed)
+    operator = solo_operator()
+    solo_stacks.create(podAnnotations=SLOW_JOBS)
+    changes: list[dict[str, Any]] = [
+        {"web": {"replicas": 3}},
+        {"image": "registry.example.com/shop:2.0.0"},
+        {"workers": [{"name": "default"}, {"name": "mail", "queues": ["mail"]}]},
+        {"image": "registry.example.com/shop:3.0.0", "web": {"replicas": 1}},
+        {"workers": [{"name": "mail", "queues": ["mail"]}]},
+    ]
+    for change in changes:
+        solo_stacks.patch_spec(change)
+        time.sleep(rng.uniform(0.1, 2.5))
+        operator.kill()
+        operator = solo_operator()
+    stack = solo_stacks.wait_ready(timeout=120)
+    assert stack["status"]["releasedImage"] == "registry.example.com/shop:3.0.0"
+    deployments = {
+        d.metadata.name
+        for d in solo_stacks.apps.list_namespaced_deployment(solo_stacks.namespace).items
+        if d.metadata.deletion_timestamp is None
+    }
+    assert deployments == {"shop-web", "shop-worker-mail", "shop-beat"}
+    web = solo_stacks.apps.read_namespaced_deployment("shop-web", solo_stacks.namespace)
+    assert web.spec.replicas == 1
+    for name in deployments:
+        assert solo_stacks.image_of(name) == "registry.example.com/shop:3.0.0"
+    # One migrations Job per release: never two for the same release hash.
+    jobs = _release_jobs(solo_stacks)
+    assert jobs and max(jobs.values()) == 1, jobs
+    # Nothing orphaned: every labelled child is owned by the stack.
+    uid = stack["metadata"]["uid"]
+    for item in solo_stacks.apps.list_namespaced_deployment(solo_stacks.namespace).items:
+        assert [o.uid for o in item.metadata.owner_references] == [uid]
+
+
+def test_operator_converges_soon_after_the_api_server_returns_without_a_restart(
+    local_cluster: LocalCluster, solo_stacks: Stacks, solo_operator: Any
+) -> None:
+    operator = solo_operator()
+    solo_stacks.create()
+    solo_stacks.wait_ready()
+    pid = operator.process.pid if operator.process else None
+    solo_stacks.patch_spec({"web": {"replicas": 3}})
+    local_cluster.stop_apiserver()
+    try:
+        time.sleep(30)
+    finally:
+        local_cluster.start_apiserver()
+    # Within 20 s of its return: the change is rolled out and the status says so.
+    wait_for(
+        "web to have 3 replicas",
+        lambda: (
+            solo_stacks.apps.read_namespaced_deployment(
+                "shop-web", solo_stacks.namespace
+            ).spec.replicas
+            == 3
+        ),
+        timeout=20,
+    )
+    solo_stacks.wait_ready(timeout=20)
+    assert operator.process is not None and operator.process.pid == pid
+    assert operator.process.poll() is None
+    assert operator.healthy()
+
+
+def test_healthy_stacks_reach_ready_beside_broken_ones(
+    kubeconfig: Path,
+    api_client: client.ApiClient,
+    namespace_reaper: NamespaceReaper,
+    djangostack_crd: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """Broken stacks (their external database Secret never appears) do not starve the
+    healthy ones: every healthy stack becomes Ready. (bench/operator_bench.py --broken
+    measures how much slower 50 healthy stacks get beside 10 broken ones.)"""
+    with fresh_namespace(namespace_reaper, "fleet", prefix="fleet-") as name:
+        operator = OperatorProcess(kubeconfig, tmp_path / "operator.log", [name]).start()
+        try:
+            stacks = Stacks(api_client, name)
+            for index in range(5):
+                stacks.create(
+                    f"broken-{index}",
+                    database={"external": {"urlSecretRef": {"name": "absent", "key": "url"}}},
+                )
+            for index in range(20):
+                stacks.create(f"ok-{index}")
+            for index in range(20):
+                stacks.wait_ready(f"ok-{index}", timeout=300)
+            for index in range(5):
+                assert stacks.condition("Stalled", f"broken-{index}")["reason"] == "SecretMissing"
+            assert operator.healthy()
+        finally:
+            operator.stop()
