@@ -7,6 +7,7 @@ bounded and stops by itself.
 from __future__ import annotations
 
 import random
+import socket
 import time
 import uuid
 from collections import Counter
@@ -277,3 +278,58 @@ def test_healthy_stacks_reach_ready_beside_broken_ones(
             assert operator.healthy()
         finally:
             operator.stop()
+
+
+def _holder(api_client: client.ApiClient, namespace: str, name: str) -> str | None:
+    try:
+        lease = client.CoordinationV1Api(api_client).read_namespaced_lease(name, namespace)
+    except ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return str(lease.spec.holder_identity) if lease.spec.holder_identity else None
+
+
+def test_two_replicas_one_leads_and_the_other_takes_over_when_it_dies(
+    kubeconfig: Path,
+    api_client: client.ApiClient,
+    solo_stacks: Stacks,
+    tmp_path: Path,
+) -> None:
+    namespace = solo_stacks.namespace
+    args = ("--leader-elect", "--lease-name=djangostack-test", f"--lease-namespace={namespace}")
+    replicas = [
+        OperatorProcess(kubeconfig, tmp_path / f"replica-{i}.log", [namespace], extra_args=args)
+        for i in range(2)
+    ]
+    first = replicas[0].start()
+    identity = f"{socket.gethostname()}-{first.process.pid if first.process else 0}"
+    wait_for("the first replica to lead", lambda: _holder(api_client, namespace,
+             "djangostack-test") == identity)  # fmt: skip
+    second = replicas[1].start()
+    try:
+        solo_stacks.create()
+        solo_stacks.wait_ready()
+        assert second.write_requests() == 0, "the standby wrote"
+        first.kill()
+        successor = f"{socket.gethostname()}-{second.process.pid if second.process else 0}"
+        wait_for(
+            "the standby to take the Lease",
+            lambda: _holder(api_client, namespace, "djangostack-test") == successor,
+            timeout=60,
+        )
+        # It takes over a converged stack: nothing the old leader wrote is written again.
+        wait_for("the new leader's first resync", lambda: second.reconciles() > 0, timeout=60)
+        assert second.write_requests() == 0
+        solo_stacks.patch_spec({"web": {"replicas": 3}})
+        wait_for(
+            "web to have 3 replicas",
+            lambda: (
+                solo_stacks.apps.read_namespaced_deployment("shop-web", namespace).spec.replicas
+                == 3
+            ),
+        )
+        solo_stacks.wait_ready()
+    finally:
+        for replica in replicas:
+            replica.kill()

@@ -116,22 +116,16 @@ def test_config_digests_cover_the_references_that_exist() -> None:
     }
 
 
-def test_recent_writes_hold_back_a_repeat_until_the_cache_shows_a_new_version() -> None:
+def test_recent_writes_are_in_flight_for_their_namespace_until_they_grow_old() -> None:
     from djangostack_operator.reconcile import ECHO_SECONDS, RecentWrites  # noqa: PLC0415
 
     now = [100.0]
     recent = RecentWrites(clock=lambda: now[0])
     key = ("Deployment", "ns", "shop-web")
-    before = {"metadata": {"resourceVersion": "10"}}
-    recent.record(key, "digest-a", before)
-    # The cache still shows the version we wrote over: our write is in flight.
-    assert recent.in_flight(key, "digest-a", before)
-    # A different desired object, or a newer version (someone edited it), is not.
-    assert not recent.in_flight(key, "digest-b", before)
-    assert not recent.in_flight(key, "digest-a", {"metadata": {"resourceVersion": "12"}})
+    recent.record(key, "digest-a", "10")
+    recent.record(("Job", "other", "migrate"), "created", None)
+    # What was written, over which version: decide.py compares it with the cache.
+    assert recent.snapshot("ns") == {key: ("digest-a", "10")}
     # Never for long: a write not seen within ECHO_SECONDS is made again.
     now[0] += ECHO_SECONDS + 1
-    assert not recent.in_flight(key, "digest-a", before)
-    # Creations are in flight while the cache shows nothing.
-    recent.record(("Job", "ns", "migrate"), "created", None)
-    assert recent.in_flight(("Job", "ns", "migrate"), "created", None)
+    assert recent.snapshot("ns") == {}
