@@ -1,10 +1,11 @@
 """Benchmark of the operator on the local control plane (not a test; it prints figures).
 
-For N stacks created at once: seconds until all are Ready, API writes per stack to get
-there, API writes during idle resyncs, and the operator's peak memory (RSS).
+For N stacks created at once: seconds until all are Ready, reconciles and API writes per
+stack to get there, API writes during idle resyncs, and the operator's peak memory (RSS).
 
     .venv/bin/python bench/operator_bench.py            # N = 1, 10, 50
     .venv/bin/python bench/operator_bench.py 5 20       # other sizes
+    .venv/bin/python bench/operator_bench.py 50 --broken 10   # 50 healthy beside 10 broken
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from kubernetes import client, config
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -28,6 +30,19 @@ from djangostack_devcluster.cluster import LocalCluster  # noqa: E402
 
 RESYNC_SECONDS = 10.0
 IDLE_RESYNCS = 3
+# The reconcile counter under its current name and the name of earlier versions, so the
+# bench measures an older checkout too.
+RECONCILE_COUNTERS = ("controller_runtime_reconcile_total", "djangostack_reconcile_total")
+BROKEN = {"database": {"external": {"urlSecretRef": {"name": "absent", "key": "url"}}}}
+
+
+def reconciles(operator: OperatorProcess) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(operator.metrics())
+        for sample in family.samples
+        if sample.name in RECONCILE_COUNTERS
+    )
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -50,10 +65,12 @@ def install_crd(api: client.ApiClient) -> None:
         time.sleep(0.2)
 
 
-def run_size(api: client.ApiClient, kubeconfig: Path, workdir: Path, size: int) -> dict[str, float]:
+def run_size(
+    api: client.ApiClient, kubeconfig: Path, workdir: Path, size: int, broken: int
+) -> dict[str, float]:
     core = client.CoreV1Api(api)
-    prefix = f"bench{size}-"
-    namespaces = [f"{prefix}{index}" for index in range(size)]
+    prefix = f"bench{size}b{broken}-"
+    namespaces = [f"{prefix}{index}" for index in range(size + broken)]
     for namespace in namespaces:
         core.create_namespace({"metadata": {"name": namespace}})
     for namespace in namespaces:
@@ -65,7 +82,10 @@ def run_size(api: client.ApiClient, kubeconfig: Path, workdir: Path, size: int) 
     try:
         all_stacks = [Stacks(api, namespace) for namespace in namespaces]
         started = time.monotonic()
-        for stacks in all_stacks:
+        # Broken stacks first, so the healthy ones queue behind them.
+        for stacks in all_stacks[size:]:
+            stacks.create(**BROKEN)
+        for stacks in all_stacks[:size]:
             stacks.create()
         pending = set(range(size))
         while pending:
@@ -78,13 +98,16 @@ def run_size(api: client.ApiClient, kubeconfig: Path, workdir: Path, size: int) 
         # Let the rollout's last watch events settle, then count writes over idle resyncs.
         time.sleep(RESYNC_SECONDS)
         writes_after_ready = operator.write_requests()
+        reconciles_after_ready = reconciles(operator)
         time.sleep(RESYNC_SECONDS * IDLE_RESYNCS)
         idle_writes = operator.write_requests() - writes_after_ready
         assert operator.process is not None
         return {
             "stacks": size,
+            "broken": broken,
             "seconds_to_ready": to_ready,
-            "writes_per_stack": writes_after_ready / size,
+            "reconciles_per_stack": reconciles_after_ready / (size + broken),
+            "writes_per_stack": writes_after_ready / (size + broken),
             "writes_per_idle_resync": idle_writes / IDLE_RESYNCS,
             "peak_rss_mib": peak_rss_mib(operator.process.pid),
         }
@@ -95,6 +118,9 @@ def run_size(api: client.ApiClient, kubeconfig: Path, workdir: Path, size: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[1, 10, 50])
+    parser.add_argument(
+        "--broken", type=int, default=0, help="also create this many stacks that never work"
+    )
     args = parser.parse_args()
     toolset = tools.installed()
     if toolset is None:
@@ -106,20 +132,22 @@ def main() -> None:
         try:
             api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
             install_crd(api)
-            rows = [run_size(api, cluster.kubeconfig, workdir, size) for size in args.sizes]
+            rows = [
+                run_size(api, cluster.kubeconfig, workdir, size, args.broken) for size in args.sizes
+            ]
         finally:
             cluster.down(quiet=True)
     print()
     print(
-        "| stacks | seconds to all Ready | API writes per stack | writes per idle resync "
-        "| operator peak RSS |"
+        "| stacks | broken beside | seconds to all Ready | reconciles per stack "
+        "| API writes per stack | writes per idle resync | operator peak RSS |"
     )
-    print("|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(
-            f"| {row['stacks']:.0f} | {row['seconds_to_ready']:.1f} | "
-            f"{row['writes_per_stack']:.1f} | {row['writes_per_idle_resync']:.1f} | "
-            f"{row['peak_rss_mib']:.0f} MiB |"
+            f"| {row['stacks']:.0f} | {row['broken']:.0f} | {row['seconds_to_ready']:.1f} | "
+            f"{row['reconciles_per_stack']:.1f} | {row['writes_per_stack']:.1f} | "
+            f"{row['writes_per_idle_resync']:.1f} | {row['peak_rss_mib']:.0f} MiB |"
         )
 
 

@@ -14,10 +14,11 @@ import re
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from croniter import croniter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
-from djangostack_operator.rules import Rule, RuledModel, field_rule
+from djangostack_operator.rules import Rule, RuledModel, RuleError, field_rule
 
 GROUP = "djangostack.io"
 VERSION = "v1alpha1"
@@ -43,6 +44,20 @@ IMAGE_PINNED = r"(@sha256:[0-9a-f]{64}$)|(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$)"
 
 DEFAULT_POSTGRES_IMAGE = "postgres:16.6-bookworm"
 DEFAULT_REDIS_IMAGE = "redis:7.4.2-bookworm"
+
+
+def _valid_cron(schedule: str) -> str:
+    """The CRD's pattern only checks the shape (CEL cannot parse cron); the CronJob API
+    would refuse an expression like `99 99 * * *`, so the models refuse it first."""
+    fields = schedule.split()
+    if not schedule.startswith("@") and (len(fields) != 5 or not croniter.is_valid(schedule)):
+        raise RuleError("", "must be a valid cron schedule (5 fields, e.g. `0 3 * * *`)")
+    return schedule
+
+
+CronSchedule = Annotated[
+    str, StringConstraints(pattern=CRON, max_length=100), AfterValidator(_valid_cron)
+]
 
 
 def image_is_pinned(image: str) -> bool:
@@ -502,7 +517,7 @@ class IngressSpec(Model):
 
 class BackupSpec(Model):
     enabled: bool = Field(True, description="Take scheduled pg_dump backups.")
-    schedule: Annotated[str, StringConstraints(pattern=CRON, max_length=100)] = Field(
+    schedule: CronSchedule = Field(
         "0 3 * * *", description="Cron schedule (cluster time zone unless timeZone is set)."
     )
     time_zone: Annotated[str, StringConstraints(max_length=64)] | None = Field(

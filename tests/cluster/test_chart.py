@@ -113,7 +113,12 @@ def test_operator_runs_with_exactly_the_charts_namespaced_permissions(
         core, local_cluster.kubeconfig, release_namespace, "dso-djangostack-operator",
         tmp_path / "operator.kubeconfig",
     )  # fmt: skip
-    operator = OperatorProcess(kubeconfig, tmp_path / "operator.log", [solo_namespace]).start()
+    # As the chart runs it: under leader election, with the Lease in the release namespace.
+    lease = ("--leader-elect", "--lease-name=dso-djangostack-operator",
+             f"--lease-namespace={release_namespace}")  # fmt: skip
+    operator = OperatorProcess(
+        kubeconfig, tmp_path / "operator.log", [solo_namespace], extra_args=lease
+    ).start()
     try:
         stacks = Stacks(api_client, solo_namespace)
         stacks.create()
@@ -123,6 +128,7 @@ def test_operator_runs_with_exactly_the_charts_namespaced_permissions(
     finally:
         operator.stop()
     assert "Forbidden" not in operator.log(), operator.log()[-3000:]
+    assert "dso-djangostack-operator" in operator.log()  # it led, under the chart's Role
 
     as_operator = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
     # Secrets of a namespace it does not manage are out of reach...

@@ -333,3 +333,21 @@ def test_two_replicas_one_leads_and_the_other_takes_over_when_it_dies(
     finally:
         for replica in replicas:
             replica.kill()
+
+
+def test_a_schedule_the_cronjob_api_would_refuse_is_refused_before_any_write(
+    solo_stacks: Stacks, solo_operator: Any
+) -> None:
+    operator = solo_operator()
+    solo_stacks.create(backup={"schedule": "99 99 * * *"})  # the CRD's pattern allows it
+    stalled = solo_stacks.wait_condition("Stalled", "True")
+    condition = next(c for c in stalled["status"]["conditions"] if c["type"] == "Stalled")
+    assert condition["reason"] == "InvalidSpec"
+    assert condition["message"].startswith("spec.backup.schedule: must be a valid cron schedule")
+    assert solo_stacks.condition("Ready")["status"] == "False"
+    # Nothing was written but the status: not a Secret, not a child.
+    assert list(solo_stacks.resource_versions()) == ["DjangoStack/shop"]
+    assert operator.reconciles("error") == 0
+    # Fixing the field brings the stack up.
+    solo_stacks.patch_spec({"backup": {"schedule": "0 3 * * *"}})
+    solo_stacks.wait_ready()

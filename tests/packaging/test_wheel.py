@@ -1,0 +1,39 @@
+"""The operator's wheel on its own: what the operator image installs (`pip install .`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+from tests.factories import REPO
+
+
+def test_the_wheel_without_extras_imports_and_starts_the_operator(tmp_path: Path) -> None:
+    """A runtime import declared only in a dev extra would fail here."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+         str(wheels), str(REPO)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (wheel,) = wheels.glob("djangostack_operator-*.whl")
+    env = tmp_path / "env"
+    venv.create(env, with_pip=True)
+    python = env / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    imported = subprocess.run(
+        [str(python), "-c", "import djangostack_operator.handlers, djangostack_operator.secretgen"],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    assert imported.returncode == 0, imported.stderr
+    version = subprocess.run(
+        [str(env / "bin" / "djangostack"), "--version"],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("djangostack ")
