@@ -20,6 +20,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from djangostack_devcluster.cluster import LocalCluster
+from djangostack_operator.controller import Options, Runtime
+from djangostack_operator.kube import Kube
 from djangostack_operator.render import meta
 from tests.cluster.conftest import NamespaceReaper, fresh_namespace
 from tests.kube_helpers import wait_for, wait_gone
@@ -351,3 +353,21 @@ def test_a_schedule_the_cronjob_api_would_refuse_is_refused_before_any_write(
     # Fixing the field brings the stack up.
     solo_stacks.patch_spec({"backup": {"schedule": "0 3 * * *"}})
     solo_stacks.wait_ready()
+
+
+def test_the_health_check_fails_when_the_stack_cache_stays_behind_the_api_server(
+    api_client: client.ApiClient, solo_stacks: Stacks
+) -> None:
+    """The watch audit, on a runtime whose cache no watch feeds (a deaf watch)."""
+    runtime = Runtime(Options(namespaces=(solo_stacks.namespace,), workers=0), Kube(api_client))
+    created = solo_stacks.create()
+    runtime.watch_audit.audit()
+    assert runtime.health()["workers"] == 0  # one audit behind is only a lagging event
+    runtime.watch_audit.audit()
+    with pytest.raises(RuntimeError, match="watch is behind"):
+        runtime.health()
+    # A cache that has the stack's current version is healthy again.
+    runtime.cache.put_stack(created)
+    runtime.watch_audit.audit()
+    runtime.watch_audit.audit()
+    assert runtime.watch_audit.deaf == []

@@ -1,0 +1,80 @@
+"""The runtime's own decisions: health, triggers, failure handling (no API server)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from djangostack_operator.controller import Options, Runtime
+from djangostack_operator.workqueue import Backoff
+from tests.factories import stack_object
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def runtime(clock: Clock, **options: Any) -> Runtime:
+    return Runtime(Options(workers=0, backoff=Backoff(jitter=0), **options), None, clock)  # type: ignore[arg-type]
+
+
+def test_health_fails_when_one_reconcile_runs_too_long() -> None:
+    clock = Clock()
+    rt = runtime(clock, stuck_seconds=120)
+    rt.queue.add(("ns", "shop"))
+    assert rt.queue.get(timeout=0) == ("ns", "shop")
+    clock.now += 100
+    assert rt.health()["longestRunningSeconds"] == 100
+    clock.now += 30
+    with pytest.raises(RuntimeError, match="a reconcile has run for 130"):
+        rt.health()
+
+
+def test_health_fails_when_a_stack_waits_too_long_for_a_worker() -> None:
+    clock = Clock()
+    rt = runtime(clock, stuck_seconds=120)
+    rt.queue.add(("ns", "shop"))
+    clock.now += 121
+    with pytest.raises(RuntimeError, match="waited 121"):
+        rt.health()
+
+
+def test_health_fails_when_workers_died() -> None:
+    rt = Runtime(Options(workers=2), None)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="only 0 of 2 workers"):
+        rt.health()
+
+
+def test_a_status_echo_does_not_end_a_backoff_but_a_new_spec_does() -> None:
+    clock = Clock()
+    rt = runtime(clock)
+    body = stack_object(namespace="ns")
+    body["metadata"]["generation"] = 1
+    rt.stack_changed(body, None)
+    key = rt.queue.get(timeout=0)
+    assert key == ("ns", "shop")
+    rt.queue.add_rate_limited(key)
+    rt.queue.done(key)
+    # Our own status write comes back as an event: same generation, no new attempt.
+    rt.stack_changed({**body, "status": {"phase": "Stalled"}}, "MODIFIED")
+    assert rt.queue.get(timeout=0) is None
+    # The user changes the spec: at once.
+    rt.stack_changed({**body, "metadata": {**body["metadata"], "generation": 2}}, "MODIFIED")
+    assert rt.queue.get(timeout=0) == ("ns", "shop")
+
+
+def test_a_child_event_queues_its_stack_only_when_the_stack_is_known() -> None:
+    rt = runtime(Clock())
+    child = {"kind": "Service", "metadata": {"name": "shop-web", "namespace": "ns",
+             "labels": {"app.kubernetes.io/instance": "shop"}}}  # fmt: skip
+    rt.child_changed("Service", child, None)
+    assert rt.queue.get(timeout=0) is None
+    rt.stack_changed(stack_object(namespace="ns"), None)
+    rt.queue.done(rt.queue.get(timeout=0))  # type: ignore[arg-type]
+    rt.child_changed("Service", child, "MODIFIED")
+    assert rt.queue.get(timeout=0) == ("ns", "shop")
