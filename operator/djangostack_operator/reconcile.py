@@ -24,6 +24,7 @@ from djangostack_operator.decide import Decision, Event, InFlight, Write, compon
 from djangostack_operator.kube import ApiError, Kube
 from djangostack_operator.render.backup import BACKUP
 from djangostack_operator.render.ingress import tls_secret_name
+from djangostack_operator.spec import DjangoStack
 from djangostack_operator.status import Observation, WriteFailure, compute_status
 from djangostack_operator.status_types import DjangoStackStatus, Reason
 from djangostack_operator.validation import InvalidStackError, parse_stack
@@ -119,11 +120,45 @@ def reconcile(
     try:
         stack = parse_stack(body)
     except InvalidStackError as error:
-        _write_invalid_status(
-            kube, body, message="; ".join(error.problems), now=now, outcome=outcome, emit=emit
-        )
+        message = "; ".join(error.problems)
+        log.warning(
+            "DjangoStack %s/%s is invalid: %s",
+            body["metadata"].get("namespace"), body["metadata"].get("name"), message,
+        )  # fmt: skip
+        _write_stalled_status(
+            kube, body, reason=Reason.INVALID_SPEC, message=message, now=now, outcome=outcome,
+            emit=emit,
+        )  # fmt: skip
         return outcome
+    try:
+        _reconcile_valid(
+            kube, stack, body, observed=observed, in_flight=in_flight,
+            last_written=last_written, now=now, emit=emit, recent=recent, outcome=outcome,
+        )  # fmt: skip
+    except Exception as error:  # a bug of ours: a status and an Event, never only a log line
+        log.exception("Reconcile of DjangoStack %s/%s raised", stack.namespace, stack.name)
+        message = f"the operator failed: {type(error).__name__}: {error}"
+        outcome.failures.append(WriteFailure(f"DjangoStack {stack.name}", -1, message))
+        _write_stalled_status(
+            kube, body, reason=Reason.INTERNAL_ERROR, message=message, now=now, outcome=outcome,
+            emit=emit,
+        )  # fmt: skip
+    return outcome
 
+
+def _reconcile_valid(
+    kube: Kube,
+    stack: DjangoStack,
+    body: dict[str, Any],
+    *,
+    observed: StackSlice,
+    in_flight: InFlight,
+    last_written: DjangoStackStatus | None,
+    now: str,
+    emit: EventSink,
+    recent: RecentWrites,
+    outcome: Outcome,
+) -> None:
     decision = decide(stack, observed.children, observed.secrets, observed.config_maps, in_flight)
     _execute(kube, stack.namespace, decision=decision, outcome=outcome, emit=emit, recent=recent)
 
@@ -154,11 +189,10 @@ def reconcile(
                 "Failed to write the status of DjangoStack %s/%s: %s",
                 stack.namespace, stack.name, failure,
             )  # fmt: skip
-            return outcome
+            return
         outcome.writes.append(f"status of DjangoStack {stack.name}")
         for event in transition_events(previous, status):
             emit(event)
-    return outcome
 
 
 def _execute(
@@ -236,16 +270,18 @@ def transition_events(previous: DjangoStackStatus | None, status: DjangoStackSta
     return events
 
 
-def _write_invalid_status(
+def _write_stalled_status(
     kube: Kube,
     body: dict[str, Any],
     *,
+    reason: Reason,
     message: str,
     now: str,
     outcome: Outcome,
     emit: EventSink,
 ) -> None:
-    """Stall a stack the models refuse, before any child is written."""
+    """Stall a stack the full status cannot be computed for: one the models refuse (before
+    any child is written), or one whose reconcile raised."""
     metadata = body.get("metadata", {})
     generation = metadata.get("generation")
     current = body.get("status") or {}
@@ -253,14 +289,11 @@ def _write_invalid_status(
     stalled = next((c for c in conditions if c.get("type") == "Stalled"), {})
     if (
         current.get("phase") == "Stalled"
-        and stalled.get("reason") == Reason.INVALID_SPEC
+        and stalled.get("reason") == reason
         and stalled.get("message") == message
         and current.get("observedGeneration") == generation
     ):
         return
-    log.warning(
-        "DjangoStack %s/%s is invalid: %s", metadata.get("namespace"), metadata.get("name"), message
-    )
 
     def condition(kind: str, status: str, reason: str) -> dict[str, Any]:
         return {
@@ -276,9 +309,9 @@ def _write_invalid_status(
         "observedGeneration": generation,
         "phase": "Stalled",
         "conditions": [
-            condition("Ready", "False", Reason.INVALID_SPEC),
-            condition("Reconciling", "False", Reason.INVALID_SPEC),
-            condition("Stalled", "True", Reason.INVALID_SPEC),
+            condition("Ready", "False", reason),
+            condition("Reconciling", "False", reason),
+            condition("Stalled", "True", reason),
         ],
     }
     try:
@@ -287,4 +320,5 @@ def _write_invalid_status(
         outcome.status_failure = failure
         return
     outcome.writes.append("status")
-    emit(Event("Warning", Reason.INVALID_SPEC, message))
+    if reason == Reason.INVALID_SPEC:  # an internal error's Event comes with the failures
+        emit(Event("Warning", reason, message))
