@@ -32,7 +32,8 @@ from djangostack_devcluster.tools import Toolset
 
 NODE_NAME = "kwok-node-0"
 STORAGE_CLASS = "standard"
-SERVICE_CIDR = "10.0.0.0/24"
+# Room for the Services of a thousand stacks (five each); a /24 ran out at about 50.
+SERVICE_CIDR = "10.0.0.0/16"
 KWOK_STAGES = Path(__file__).with_name("kwok-stages.yaml")
 # Order matters: each component needs the ones before it; stopping goes in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
