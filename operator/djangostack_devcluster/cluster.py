@@ -348,7 +348,8 @@ class LocalCluster:
         return result
 
     def _create_node(self) -> None:
-        resources = {"cpu": "64", "memory": "256Gi", "pods": "500", "ephemeral-storage": "1Ti"}
+        # Room for the pods of a thousand stacks (about seven each).
+        resources = {"cpu": "1000", "memory": "4Ti", "pods": "10000", "ephemeral-storage": "100Ti"}
         node = {
             "apiVersion": "v1",
             "kind": "Node",
