@@ -132,9 +132,10 @@ def main() -> None:
         try:
             api = config.new_client_from_config(config_file=str(cluster.kubeconfig))
             install_crd(api)
-            rows = [
-                run_size(api, cluster.kubeconfig, workdir, size, args.broken) for size in args.sizes
-            ]
+            rows = []
+            for size in args.sizes:
+                rows.append(run_size(api, cluster.kubeconfig, workdir, size, args.broken))
+                print(rows[-1], flush=True)  # each size as soon as it is measured
         finally:
             cluster.down(quiet=True)
     print()
