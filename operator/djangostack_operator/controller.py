@@ -9,6 +9,7 @@ happens here, one key at a time, with one retry policy.
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import logging
 import os
 import socket
@@ -61,8 +62,27 @@ class Options:
 
     @property
     def namespace_globs(self) -> bool:
-        """Namespaces given as globs need kopf's namespace scanning to resolve them."""
-        return any(mark in name for name in self.namespaces for mark in "*?!,")
+        """Namespaces given as patterns (`team-*`, `!kube-*`, `a,b`) rather than names."""
+        return any(mark in name for name in self.namespaces for mark in "*?[!,")
+
+    @property
+    def watch_cluster_wide(self) -> bool:
+        """Patterns are watched cluster-wide and filtered here, never through kopf's
+        namespace scanning: that watch of Namespaces now and then missed a namespace created
+        right after the operator started (a stack there got no status for 90 s, until the
+        namespace was deleted) - the "new namespace never watched" failure."""
+        return self.all_namespaces or not self.namespaces or self.namespace_globs
+
+    def watches(self, namespace: str) -> bool:
+        """The namespace is one this operator manages."""
+        if not self.namespaces:
+            return True
+        patterns = [p.strip() for name in self.namespaces for p in name.split(",") if p.strip()]
+        included = [p for p in patterns if not p.startswith("!")]
+        excluded = [p[1:] for p in patterns if p.startswith("!")]
+        if any(fnmatch.fnmatchcase(namespace, p) for p in excluded):
+            return False
+        return not included or any(fnmatch.fnmatchcase(namespace, p) for p in included)
 
 
 def lease_namespace(options: Options) -> str:
@@ -139,25 +159,22 @@ class WatchAudit:
     version in two audits in a row (one resync period apart, far longer than a watch event
     takes) means its watch delivers nothing; /healthz then fails and the pod is restarted."""
 
-    def __init__(self, kube: Kube, cache: Cache, namespaces: tuple[str, ...]) -> None:
+    def __init__(self, kube: Kube, cache: Cache, options: Options) -> None:
         self.kube = kube
         self.cache = cache
-        self.namespaces = namespaces
+        self.options = options
         self._suspects: dict[StackKey, str] = {}
         self.deaf: list[StackKey] = []
 
     def audit(self) -> None:
-        scopes: list[str | None]
-        if not self.namespaces:
-            scopes = [None]
-        elif any(mark in name for name in self.namespaces for mark in "*?!,"):
-            scopes = [*sorted({key[0] for key in self.cache.stack_keys()})]
-        else:
-            scopes = [*self.namespaces]
+        scopes: list[str | None] = (
+            [None] if self.options.watch_cluster_wide else [*self.options.namespaces]
+        )
         listed: dict[StackKey, str] = {}
         for scope in scopes:
             for ns, name, version in self.kube.list_names(API_VERSION, KIND, scope, None):
-                listed[(ns, name)] = version
+                if self.options.watches(ns):
+                    listed[(ns, name)] = version
         behind = {
             key: version
             for key, version in listed.items()
@@ -179,7 +196,7 @@ class Runtime:
         self.queue: WorkQueue[StackKey] = WorkQueue(CONTROLLER, options.backoff, clock)
         self.recent = RecentWrites(clock)
         self.gate = SyncGate(kube, self.cache, not options.namespaces, clock)
-        self.watch_audit = WatchAudit(kube, self.cache, options.namespaces)
+        self.watch_audit = WatchAudit(kube, self.cache, options)
         self.ready_gauge = metrics.ReadyGauge()
         self._written: dict[str, DjangoStackStatus] = {}  # status last written, by stack uid
         self._failure_events: dict[StackKey, tuple[str, float]] = {}
@@ -222,6 +239,8 @@ class Runtime:
     def stack_changed(self, body: dict[str, Any], event_type: str | None) -> None:
         metadata = body["metadata"]
         key = (metadata["namespace"], metadata["name"])
+        if not self.options.watches(key[0]):
+            return
         if event_type == "DELETED":
             self.cache.drop_stack(*key)
             self.ready_gauge.record(*key, None)
@@ -241,6 +260,8 @@ class Runtime:
 
     def child_changed(self, kind: str, body: dict[str, Any], event_type: str | None) -> None:
         metadata = body["metadata"]
+        if not self.options.watches(metadata.get("namespace", "")):
+            return
         if event_type == "DELETED":
             key = self.cache.drop_child(kind, metadata.get("namespace", ""), metadata["name"])
         else:
@@ -254,6 +275,8 @@ class Runtime:
         decides whether the stack uses it; a look that finds nothing to do writes nothing."""
         metadata = body["metadata"]
         namespace, name = metadata.get("namespace", ""), metadata["name"]
+        if not self.options.watches(namespace):
+            return
         if event_type == "DELETED":
             self.cache.drop_config(kind, namespace, name)
         else:

@@ -47,9 +47,9 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     settings.networking.request_timeout = 30
     settings.networking.connect_timeout = 10
     settings.networking.error_backoffs = (1, 2, 5, 10)
-    # The resources are known: no cluster-wide watch of CRDs and Namespaces (least privilege,
-    # see the chart), unless namespace globs need resolving.
-    settings.scanning.disabled = not options.namespace_globs
+    # The resources are known, and namespace patterns are matched by the runtime (see
+    # controller.Options.watch_cluster_wide): no watch of CRDs or Namespaces at all.
+    settings.scanning.disabled = True
     memo.runtime = Runtime(options, Kube(load_api_client()))
     memo.runtime.start()
 

@@ -32,8 +32,8 @@ def run(
         # Replicas coordinate through a Lease (controller.Options.leader_election), not
         # through kopf's peering objects.
         standalone=True,
-        clusterwide=options.all_namespaces,
-        namespaces=list(options.namespaces),
+        clusterwide=options.watch_cluster_wide,
+        namespaces=[] if options.watch_cluster_wide else list(options.namespaces),
         memo=kopf.Memo(options=options),
         liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
     )

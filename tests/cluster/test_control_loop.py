@@ -371,3 +371,25 @@ def test_the_health_check_fails_when_the_stack_cache_stays_behind_the_api_server
     runtime.watch_audit.audit()
     runtime.watch_audit.audit()
     assert runtime.watch_audit.deaf == []
+
+
+def test_an_operator_with_a_namespace_pattern_serves_a_namespace_made_as_it_starts(
+    kubeconfig: Path,
+    api_client: client.ApiClient,
+    namespace_reaper: NamespaceReaper,
+    djangostack_crd: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    """kopf's namespace scanning now and then missed such a namespace for good; patterns are
+    now watched cluster-wide and matched by the operator. Five starts, five namespaces."""
+    for attempt in range(5):
+        prefix = f"pat-{uuid.uuid4().hex[:4]}-"
+        log = tmp_path / f"operator-{attempt}.log"
+        operator = OperatorProcess(kubeconfig, log, [f"{prefix}*"]).start()
+        try:
+            with fresh_namespace(namespace_reaper, "fresh", prefix=prefix) as name:
+                stacks = Stacks(api_client, name)
+                stacks.create()
+                wait_for(f"a status in {name}", lambda s=stacks: s.get().get("status"), timeout=30)
+        finally:
+            operator.stop()

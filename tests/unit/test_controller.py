@@ -78,3 +78,35 @@ def test_a_child_event_queues_its_stack_only_when_the_stack_is_known() -> None:
     rt.queue.done(rt.queue.get(timeout=0))  # type: ignore[arg-type]
     rt.child_changed("Service", child, "MODIFIED")
     assert rt.queue.get(timeout=0) == ("ns", "shop")
+
+
+@pytest.mark.parametrize(
+    ("patterns", "namespace", "watched"),
+    [
+        ((), "anything", True),
+        (("shop",), "shop", True),
+        (("shop",), "shop-2", False),
+        (("op-*",), "op-test-1", True),
+        (("op-*",), "solo-test-1", False),
+        (("team-*,!team-x",), "team-a", True),
+        (("team-*,!team-x",), "team-x", False),
+        (("!kube-*",), "default", True),
+        (("!kube-*",), "kube-system", False),
+        (("a", "b-*"), "b-1", True),
+    ],
+)
+def test_namespace_patterns_are_matched_by_the_operator(
+    patterns: tuple[str, ...], namespace: str, watched: bool
+) -> None:
+    options = Options(namespaces=patterns, all_namespaces=not patterns)
+    assert options.watches(namespace) is watched
+    # Patterns are watched cluster-wide and filtered; plain names are watched one by one.
+    assert options.watch_cluster_wide is (not patterns or any("*" in p for p in patterns))
+
+
+def test_events_of_namespaces_outside_the_patterns_are_ignored() -> None:
+    rt = Runtime(Options(namespaces=("op-*",), workers=0), None)  # type: ignore[arg-type]
+    rt.stack_changed(stack_object(namespace="solo-1"), None)
+    assert rt.queue.get(timeout=0) is None and rt.cache.stack_keys() == []
+    rt.stack_changed(stack_object(namespace="op-1"), None)
+    assert rt.queue.get(timeout=0) == ("op-1", "shop")
