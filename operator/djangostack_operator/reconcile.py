@@ -165,7 +165,10 @@ def _reconcile_valid(
     observation = Observation(
         children=observed.children,
         plan=decision.plan,
-        tls_secret_present=(tls_secret_name(stack) or "") in observed.secrets,
+        # A TLS Secret this pass created counts: the watch shows it a moment later, and a
+        # status saying "waiting for the certificate" would be wrong and written twice.
+        tls_secret_present=(tls_secret_name(stack) or "") in observed.secrets
+        or f"Secret {tls_secret_name(stack)}" in outcome.writes,
         problems=decision.problems,
         backups=tuple(
             j for j in observed.children.get("Job", {}).values() if component(j) == BACKUP

@@ -125,3 +125,13 @@ def test_an_invalid_stack_is_stalled_by_field_before_any_write() -> None:
     assert conditions(status)["Stalled"][:2] == ("True", "InvalidSpec")
     assert conditions(status)["Stalled"][2].startswith("spec.backup.schedule:")
     assert [e.reason for e in events] == ["InvalidSpec"]
+
+
+def test_a_tls_secret_made_in_this_pass_counts_as_present_in_its_status() -> None:
+    """Otherwise the first status says "waiting for the certificate" and is written again as
+    soon as the watch shows the Secret."""
+    kube = RecordingKube()
+    run(kube, [])
+    assert "Secret shop-tls" in kube.applied
+    (status,) = kube.statuses
+    assert conditions(status)["TLSReady"][:2] == ("True", "CertificateReady")
