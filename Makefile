@@ -34,8 +34,8 @@ cluster-down:  ## stop the local control plane
 	@if [ -x $(PY) ]; then $(DEVCLUSTER) down; fi
 
 lint: bootstrap  ## ruff and mypy
-	.venv/bin/ruff check operator app tests bench
-	.venv/bin/ruff format --check operator app tests bench
+	.venv/bin/ruff check operator devcluster app tests bench
+	.venv/bin/ruff format --check operator devcluster app tests bench
 	set -a && . app/build.env && set +a && .venv/bin/mypy
 
 crd: bootstrap  ## regenerate crds/djangostacks.yaml from the models

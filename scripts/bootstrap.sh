@@ -39,5 +39,9 @@ else
   step "virtualenv .venv up to date"
 fi
 
+# devcluster/ (the local cluster tooling) is on the virtualenv's path, outside the operator's wheel.
+site_packages=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+printf '%s\n' "$PWD/devcluster" > "$site_packages/djangostack-devcluster.pth"
+
 step "control plane binaries (cached in ${DJANGOSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/djangostack-operator})"
 .venv/bin/python -m djangostack_devcluster tools >/dev/null

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 from tests.factories import REPO
@@ -19,6 +20,10 @@ def test_the_wheel_without_extras_imports_and_starts_the_operator(tmp_path: Path
         check=True, capture_output=True,
     )  # fmt: skip
     (wheel,) = wheels.glob("djangostack_operator-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packages = {name.split("/", 1)[0] for name in archive.namelist()}
+    # The local cluster tooling is the developers' own, never part of what users install.
+    assert "djangostack_devcluster" not in packages
     env = tmp_path / "env"
     venv.create(env, with_pip=True)
     python = env / "bin" / "python"
