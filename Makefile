@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 DEVCLUSTER := $(PY) -m djangostack_devcluster
 
-.PHONY: bootstrap venv tools cluster-up cluster-down demo demo-down app-up app-down test unit lint crd docs
+.PHONY: bootstrap venv tools images cluster-up cluster-down demo demo-down app-up app-down test unit lint crd docs
 
 demo: bootstrap  ## the operator and a sample stack on the local control plane, watched to Ready
 	@$(PY) -m djangostack_devcluster.demo up
@@ -26,12 +26,15 @@ venv: bootstrap
 tools: bootstrap  ## build/link kube-apiserver & co, kwok, helm, etcd into .cluster/bin
 	@$(DEVCLUSTER) tools
 
-cluster-up: bootstrap  ## start the local control plane in the background
+images: bootstrap  ## build the cluster's images (pause, postgres, redis, app, operator; cached)
+	@$(DEVCLUSTER) images
+
+cluster-up: bootstrap  ## the local control plane with kwok's fake node and a real node (containerd)
 	@$(DEVCLUSTER) up
 	@echo "export KUBECONFIG=$(CURDIR)/.cluster/kubeconfig"
 
-cluster-down:  ## stop the local control plane
-	@if [ -x $(PY) ]; then $(DEVCLUSTER) down; fi
+cluster-down:  ## stop the local cluster and remove everything its real node made on this machine
+	@if [ -x $(PY) ]; then $(DEVCLUSTER) down && $(DEVCLUSTER) leftovers; fi
 
 lint: bootstrap  ## ruff and mypy
 	.venv/bin/ruff check operator devcluster app tests bench

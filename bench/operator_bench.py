@@ -127,7 +127,8 @@ def main() -> None:
         sys.exit("control plane binaries missing: run `make tools`")
     with tempfile.TemporaryDirectory(prefix="djangostack-bench-") as tmp:
         workdir = Path(tmp)
-        cluster = LocalCluster(workdir / "cluster", toolset)
+        # Hundreds of pods: kwok's fake node alone.
+        cluster = LocalCluster(workdir / "cluster", toolset, real_node=False)
         cluster.up(attached=True)
         try:
             api = config.new_client_from_config(config_file=str(cluster.kubeconfig))

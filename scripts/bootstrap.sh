@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Make this machine ready for `make test` and `make demo`, idempotently:
-#   1. Debian packages (PostgreSQL and Redis servers for the app tests, shellcheck) when missing;
+#   1. Debian packages when missing: PostgreSQL and Redis servers for the app tests, shellcheck,
+#      and the real node's runtime (containerd, runc, the CNI plugins, iptables, conntrack) and
+#      image tools (mmdebstrap, buildah);
 #   2. the virtualenv .venv with the project and its dev/app extras, when pyproject.toml changed;
-#   3. the control plane's binaries, built once into ~/.cache/djangostack-operator.
+#   3. the cluster's binaries, built once into ~/.cache/djangostack-operator;
+#   4. the cluster's images (pause, postgres, redis, the Dockerfile's app and operator), built
+#      into the same cache and rebuilt when their inputs change.
 # Each step prints what it does; a step that is already done prints one line and moves on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql redis-server shellcheck)
+APT_PACKAGES=(postgresql redis-server shellcheck
+  containerd runc containernetworking-plugins iptables conntrack mmdebstrap buildah)
 PYTHON=${PYTHON:-python3}
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -45,3 +50,6 @@ printf '%s\n' "$PWD/devcluster" > "$site_packages/djangostack-devcluster.pth"
 
 step "control plane binaries (cached in ${DJANGOSTACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/djangostack-operator})"
 .venv/bin/python -m djangostack_devcluster tools >/dev/null
+
+step "cluster images (cached in the same folder; rebuilt when their inputs change)"
+.venv/bin/python -m djangostack_devcluster images >/dev/null

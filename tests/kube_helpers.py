@@ -8,6 +8,18 @@ from typing import Any, TypeVar
 
 from kubernetes.client.exceptions import ApiException
 
+from djangostack_devcluster import topology
+
+
+def namespace_body(name: str, node_type: str = topology.FAKE_NODE_TYPE) -> dict[str, Any]:
+    """A namespace whose pods land on one kind of node (PodNodeSelector): kwok's fake node
+    unless a test asks for the real one."""
+    selector = f"{topology.NODE_TYPE_LABEL}={node_type}"
+    return {
+        "metadata": {"name": name, "annotations": {topology.NODE_SELECTOR_ANNOTATION: selector}}
+    }
+
+
 T = TypeVar("T")
 
 

@@ -1,5 +1,5 @@
-"""`python -m djangostack_devcluster tools|up|down|status` (what `make tools`, `make cluster-up`
-and `make cluster-down` call)."""
+"""`python -m djangostack_devcluster tools|images|up|down|status|leftovers` (what `make tools`,
+`make images`, `make cluster-up` and `make cluster-down` call)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from djangostack_devcluster import tools
+from djangostack_devcluster import images, tools
 from djangostack_devcluster.cluster import ClusterError, LocalCluster
+from djangostack_devcluster.node import NodeError
+from djangostack_devcluster.processes import ProcessError
 
 DEFAULT_STATE = tools.REPO_ROOT / ".cluster"
 
@@ -20,9 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("tools", help="install every binary (cached) and link them into bin/")
-    commands.add_parser("up", help="start the control plane in the background (idempotent)")
-    commands.add_parser("down", help="stop the processes `up` started")
-    commands.add_parser("status", help="exit 0 when the control plane runs and is ready")
+    commands.add_parser("images", help="build every local image (cached; rebuilt on change)")
+    up = commands.add_parser("up", help="start the cluster in the background (idempotent)")
+    up.add_argument("--kwok-only", action="store_true", help="no real node: kwok's fake node alone")
+    commands.add_parser("down", help="stop the processes `up` started, remove what they made")
+    commands.add_parser("status", help="exit 0 when the cluster runs and is ready")
+    commands.add_parser(
+        "leftovers", help="list what a stopped real node left on this machine; exit 1 if any"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -32,10 +39,16 @@ def main(argv: list[str] | None = None) -> int:
             for name, path in toolset.as_dict().items():
                 print(f"{name:24} {path}")
             return 0
+        if args.command == "images":
+            for archive in images.ensure_all():
+                print(archive)
+            return 0
         if args.command == "up":
             toolset = tools.ensure_all()
             tools.link_into(toolset, args.state_dir / "bin")
-            cluster = LocalCluster(args.state_dir, toolset)
+            if not args.kwok_only:
+                images.ensure_all()
+            cluster = LocalCluster(args.state_dir, toolset, real_node=not args.kwok_only)
             cluster.up()
             print(cluster.kubeconfig)
             return 0
@@ -47,10 +60,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "down":
             cluster.down()
             return 0
+        if args.command == "leftovers":
+            found = cluster.node.leftovers()
+            for item in found:
+                print(item)
+            return 1 if found else 0
         running = cluster.is_running()
         print(f"running; kubeconfig: {cluster.kubeconfig}" if running else "not running")
         return 0 if running else 1
-    except (tools.ToolError, ClusterError) as error:
+    except (tools.ToolError, ClusterError, NodeError, ProcessError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,12 +1,18 @@
-"""Start and stop the local control plane.
+"""Start and stop the local control plane, with kwok's fake node and (by default) a real node.
 
-Start order: etcd -> kube-apiserver -> kube-controller-manager -> kube-scheduler -> kwok.
+Start order: [the real node's bridge] -> etcd -> kube-apiserver -> kube-controller-manager ->
+kube-scheduler -> kwok -> [the real node: containerd, kubelet, kube-proxy, CoreDNS, Traefik].
 
-Everything binds to 127.0.0.1 on free ports. The state folder (by default `.cluster/`) holds
-the PKI, the kubeconfig, logs, and one pid file per process; etcd keeps its data in /dev/shm
-(etcd fsyncs every write, and a tmpfs makes that free). Stopping signals only processes whose
-pid file this cluster wrote and that still run (processes.py), so a recycled pid is never
-touched.
+Everything binds to 127.0.0.1 on free ports, but the apiserver of a cluster with a real node:
+it binds the node IP (the bridge's address, see topology.py) so that pods reach it through
+the `kubernetes` Service as they do on any cluster. Which node a pod lands on is chosen per
+namespace (PodNodeSelector): the annotation scheduler.alpha.kubernetes.io/node-selector
+`type=kwok` or `type=real`; without it, the real node when there is one.
+
+The state folder (by default `.cluster/`) holds the PKI, the kubeconfig, logs, and one pid
+file per process; etcd keeps its data in /dev/shm (etcd fsyncs every write, and a tmpfs makes
+that free). Stopping signals only processes whose pid file this cluster wrote and that still
+run (processes.py), so a recycled pid is never touched.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import hashlib
 import json
 import shutil
 import ssl
+import subprocess
 import sys
 import time
 import urllib.error
@@ -27,13 +34,15 @@ from typing import Any
 import yaml
 
 from djangostack_devcluster import pki as pki_module
+from djangostack_devcluster import topology
+from djangostack_devcluster.node import COMPONENTS as NODE_COMPONENTS
+from djangostack_devcluster.node import ApiAccess, RealNode
 from djangostack_devcluster.processes import ProcessError, ProcessTable, free_port, http_ok
 from djangostack_devcluster.tools import Toolset
 
-NODE_NAME = "kwok-node-0"
+NODE_NAME = topology.FAKE_NODE
 STORAGE_CLASS = "standard"
-# Room for the Services of a thousand stacks (five each); a /24 ran out at about 50.
-SERVICE_CIDR = "10.0.0.0/16"
+SERVICE_CIDR = topology.SERVICE_CIDR
 KWOK_STAGES = Path(__file__).with_name("kwok-stages.yaml")
 # Order matters: each component needs the ones before it; stopping goes in reverse.
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -55,18 +64,24 @@ class Ports:
     controller_manager: int
     scheduler: int
     kwok: int
+    # Where the apiserver listens: the node IP when the cluster has a real node.
+    api_host: str = "127.0.0.1"
 
     @classmethod
-    def allocate(cls) -> Ports:
-        return cls(*(free_port() for _ in range(6)))
+    def allocate(cls, api_host: str) -> Ports:
+        etcd_client, etcd_peer, apiserver, controller_manager, scheduler, kwok = (
+            free_port() for _ in range(6)
+        )
+        return cls(etcd_client, etcd_peer, apiserver, controller_manager, scheduler, kwok, api_host)
 
 
 class LocalCluster:
     """One local control plane, identified by its state folder."""
 
-    def __init__(self, state_dir: Path, tools: Toolset) -> None:
+    def __init__(self, state_dir: Path, tools: Toolset, real_node: bool = True) -> None:
         self.state_dir = state_dir.resolve()
         self.tools = tools
+        self.real_node = real_node
         self.pki = pki_module.Pki(self.state_dir / "pki")
         self.kubeconfig = self.state_dir / "kubeconfig"
         self.logs_dir = self.state_dir / "logs"
@@ -74,12 +89,14 @@ class LocalCluster:
         self.processes = ProcessTable(self.run_dir, self.logs_dir)
         digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:12]
         self.etcd_data = Path("/dev/shm") / f"djangostack-etcd-{digest}"
+        self.node = RealNode(self.state_dir, tools, self.processes)
 
     # ---- public API -------------------------------------------------------------------
 
     def is_running(self) -> bool:
         """True when every component's process is alive and the apiserver is ready."""
-        if not all(self._alive_pid(name) for name in COMPONENTS):
+        components = COMPONENTS + (NODE_COMPONENTS if self.real_node else ())
+        if not all(self._alive_pid(name) for name in components):
             return False
         try:
             return self._get_text("/readyz") == "ok"
@@ -104,9 +121,12 @@ class LocalCluster:
             for folder in (self.logs_dir, self.run_dir):
                 folder.mkdir(parents=True, exist_ok=True)
             pki_module.ensure_pki(self.pki.root)
-            ports = Ports.allocate()
+            ports = Ports.allocate(topology.NODE_IP if self.real_node else "127.0.0.1")
             (self.state_dir / "ports.json").write_text(json.dumps(ports.__dict__))
             self._write_kubeconfigs(ports)
+            if self.real_node:
+                self.node.claim()
+                self.node.prepare_network(ports.apiserver)
 
             self._start("etcd", self._etcd_args(ports), attached)
             self._wait(
@@ -123,6 +143,11 @@ class LocalCluster:
             self._create_default_storage_class()
             self._wait("kwok", self._node_ready, deadline)
             self._wait("kube-controller-manager", self._default_service_account_exists, deadline)
+            if self.real_node:
+                access = ApiAccess(
+                    self.kubectl, self.write_kubeconfig, self.api_url(), self.pki.ca_cert
+                )
+                self.node.start(access, attached, deadline)
         except BaseException:
             log("start failed; stopping what was started")
             self.down(quiet=True)
@@ -133,8 +158,17 @@ class LocalCluster:
         """Stop exactly the processes this cluster started, newest first, and drop etcd data.
 
         Processes started beside it (start_process, e.g. the demo's operator) go first."""
-        extras = [name for name in self.processes.names() if name not in COMPONENTS]
-        for name in [*extras, *reversed(COMPONENTS)]:
+        extras = [
+            name for name in self.processes.names() if name not in COMPONENTS + NODE_COMPONENTS
+        ]
+        for name in extras:
+            pid = self.processes.stop(name)
+            if pid is not None and not quiet:
+                log(f"stopped {name} (pid {pid})")
+        # The node goes before the apiserver: its teardown lists nothing from it, but its
+        # components must not see the apiserver vanish while they stop.
+        self.node.stop(quiet=quiet)
+        for name in reversed(COMPONENTS):
             pid = self.processes.stop(name)
             if pid is not None and not quiet:
                 log(f"stopped {name} (pid {pid})")
@@ -155,8 +189,18 @@ class LocalCluster:
         )
 
     def api_url(self) -> str:
-        ports = json.loads((self.state_dir / "ports.json").read_text())
-        return f"https://127.0.0.1:{ports['apiserver']}"
+        ports = Ports(**json.loads((self.state_dir / "ports.json").read_text()))
+        return f"https://{ports.api_host}:{ports.apiserver}"
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        """kubectl as the admin; a ClusterError with its output when it fails."""
+        result = subprocess.run(
+            [str(self.tools.kubectl), f"--kubeconfig={self.kubeconfig}", *args],
+            input=input, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ClusterError(f"kubectl {' '.join(args)}: {result.stderr.strip()}")
+        return result.stdout
 
     def start_process(
         self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
@@ -214,13 +258,11 @@ class LocalCluster:
         ]
 
     def _apiserver_args(self, ports: Ports) -> list[str]:
-        return [
+        args = [
             f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={ports.api_host}",
+            f"--advertise-address={ports.api_host}",
             f"--secure-port={ports.apiserver}",
-            # Loopback addresses may not go into Endpoints; nothing needs the kubernetes Service.
-            "--endpoint-reconciler-type=none",
             f"--tls-cert-file={self.pki.serving_cert}",
             f"--tls-private-key-file={self.pki.serving_key}",
             f"--client-ca-file={self.pki.ca_cert}",
@@ -231,7 +273,41 @@ class LocalCluster:
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
             "--profiling=false",
+            "--enable-admission-plugins=PodNodeSelector",
+            f"--admission-control-config-file={self._write_admission_config()}",
         ]
+        if not self.real_node:
+            # Loopback addresses may not go into Endpoints; nothing needs the kubernetes Service.
+            return [*args, "--endpoint-reconciler-type=none"]
+        kubelet_client = pki_module.APISERVER_KUBELET_CLIENT
+        return [
+            *args,
+            f"--kubelet-client-certificate={self.pki.client_cert(kubelet_client)}",
+            f"--kubelet-client-key={self.pki.client_key(kubelet_client)}",
+            # The node's name resolves nowhere; its InternalIP is the node IP.
+            "--kubelet-preferred-address-types=InternalIP",
+        ]
+
+    def _write_admission_config(self) -> Path:
+        """PodNodeSelector: a namespace without the annotation lands on the real node, if any."""
+        default = topology.REAL_NODE_TYPE if self.real_node else topology.FAKE_NODE_TYPE
+        path = self.state_dir / "admission.yaml"
+        config = {
+            "apiVersion": "apiserver.config.k8s.io/v1",
+            "kind": "AdmissionConfiguration",
+            "plugins": [
+                {
+                    "name": "PodNodeSelector",
+                    "configuration": {
+                        "podNodeSelectorPluginConfig": {
+                            "clusterDefaultNodeSelector": f"{topology.NODE_TYPE_LABEL}={default}"
+                        }
+                    },
+                }
+            ],
+        }
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
 
     def _controller_manager_args(self, ports: Ports) -> list[str]:
         kubeconfig = self.state_dir / "controller-manager.kubeconfig"
@@ -271,50 +347,58 @@ class LocalCluster:
         return [
             f"--kubeconfig={self.kubeconfig}",
             f"--config={KWOK_STAGES}",
-            "--manage-all-nodes=true",
+            # Only its own node: the real node's lease, status and pods are the kubelet's.
+            "--manage-nodes-with-annotation-selector="
+            f"{topology.KWOK_NODE_ANNOTATION}={topology.KWOK_NODE_ANNOTATION_VALUE}",
+            f"--cidr={topology.FAKE_POD_CIDR.replace('.0/', '.1/')}",
             "--node-lease-duration-seconds=200",
             f"--server-address=127.0.0.1:{ports.kwok}",
         ]
 
     def _write_kubeconfigs(self, ports: Ports) -> None:
-        server = f"https://127.0.0.1:{ports.apiserver}"
         files = {
             self.kubeconfig: pki_module.ADMIN,
             self.state_dir / "controller-manager.kubeconfig": pki_module.CONTROLLER_MANAGER,
             self.state_dir / "scheduler.kubeconfig": pki_module.SCHEDULER,
         }
         for path, identity in files.items():
-            config = {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "djangostack-local",
-                        "cluster": {
-                            "server": server,
-                            "certificate-authority": str(self.pki.ca_cert),
-                        },
-                    }
-                ],
-                "users": [
-                    {
-                        "name": identity.user,
-                        "user": {
-                            "client-certificate": str(self.pki.client_cert(identity)),
-                            "client-key": str(self.pki.client_key(identity)),
-                        },
-                    }
-                ],
-                "contexts": [
-                    {
-                        "name": "djangostack-local",
-                        "context": {"cluster": "djangostack-local", "user": identity.user},
-                    }
-                ],
-                "current-context": "djangostack-local",
-            }
-            path.write_text(yaml.safe_dump(config, sort_keys=False))
-            path.chmod(0o600)
+            self._write_kubeconfig(identity, path, f"https://{ports.api_host}:{ports.apiserver}")
+
+    def write_kubeconfig(self, identity: pki_module.ClientIdentity, path: Path) -> None:
+        """A kubeconfig for `identity` (a component of the real node) at `path`."""
+        self._write_kubeconfig(identity, path, self.api_url())
+
+    def _write_kubeconfig(
+        self, identity: pki_module.ClientIdentity, path: Path, server: str
+    ) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "djangostack-local",
+                    "cluster": {"server": server, "certificate-authority": str(self.pki.ca_cert)},
+                }
+            ],
+            "users": [
+                {
+                    "name": identity.user,
+                    "user": {
+                        "client-certificate": str(self.pki.client_cert(identity)),
+                        "client-key": str(self.pki.client_key(identity)),
+                    },
+                }
+            ],
+            "contexts": [
+                {
+                    "name": "djangostack-local",
+                    "context": {"cluster": "djangostack-local", "user": identity.user},
+                }
+            ],
+            "current-context": "djangostack-local",
+        }
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        path.chmod(0o600)
 
     # ---- talking to the apiserver (stdlib only: this runs before any client is set up) ---
 
@@ -359,9 +443,9 @@ class LocalCluster:
                     "kubernetes.io/hostname": NODE_NAME,
                     "kubernetes.io/os": "linux",
                     "kubernetes.io/arch": "amd64",
-                    "type": "kwok",
+                    topology.NODE_TYPE_LABEL: topology.FAKE_NODE_TYPE,
                 },
-                "annotations": {"kwok.x-k8s.io/node": "fake"},
+                "annotations": {topology.KWOK_NODE_ANNOTATION: topology.KWOK_NODE_ANNOTATION_VALUE},
             },
             "status": {"allocatable": resources, "capacity": resources},
         }

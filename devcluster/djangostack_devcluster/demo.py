@@ -51,7 +51,8 @@ def stack_summary(cluster: LocalCluster) -> tuple[str, bool]:
 def up(state_dir: Path, timeout: float) -> int:
     toolset = tools.ensure_all()
     tools.link_into(toolset, state_dir / "bin")
-    cluster = LocalCluster(state_dir, toolset)
+    # Still on kwok's fake node alone: serving the stack from the real node is the next step.
+    cluster = LocalCluster(state_dir, toolset, real_node=False)
     cluster.up()
     say("installing the DjangoStack CRD")
     kubectl(cluster, "apply", "--server-side", "-f", str(CRD))
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         return up(args.state_dir, args.timeout)
     toolset = tools.installed()
     if toolset is not None:
-        LocalCluster(args.state_dir, toolset).down()
+        LocalCluster(args.state_dir, toolset, real_node=False).down()
     return 0
 
 

@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from djangostack_devcluster import topology
+
 VALIDITY = datetime.timedelta(days=365)
 # Names the apiserver answers to: loopback, and what in-cluster clients would use.
 SERVING_DNS_NAMES = (
@@ -26,7 +28,8 @@ SERVING_DNS_NAMES = (
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
 )
-SERVING_IPS = ("127.0.0.1", "10.0.0.1")
+# Loopback, the `kubernetes` Service and the real node's address (where pods reach it).
+SERVING_IPS = ("127.0.0.1", topology.KUBERNETES_SERVICE_IP, topology.NODE_IP)
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,24 @@ class ClientIdentity:
 ADMIN = ClientIdentity("admin", "kubernetes-admin", ("system:masters",))
 CONTROLLER_MANAGER = ClientIdentity("controller-manager", "system:kube-controller-manager")
 SCHEDULER = ClientIdentity("scheduler", "system:kube-scheduler")
-CLIENT_IDENTITIES = (ADMIN, CONTROLLER_MANAGER, SCHEDULER)
+# The real node: the kubelet's node identity (the Node authorizer's), kube-proxy's (bound to
+# system:node-proxier by default), the apiserver's own when it calls the kubelet (logs, exec;
+# bound to system:kubelet-api-admin at start) and the cluster DNS's (a read-only role).
+KUBELET = ClientIdentity("kubelet", f"system:node:{topology.REAL_NODE}", ("system:nodes",))
+KUBE_PROXY = ClientIdentity("kube-proxy", "system:kube-proxy")
+APISERVER_KUBELET_CLIENT = ClientIdentity(
+    "apiserver-kubelet-client", "kube-apiserver-kubelet-client"
+)
+COREDNS = ClientIdentity("coredns", "system:coredns")
+CLIENT_IDENTITIES = (
+    ADMIN,
+    CONTROLLER_MANAGER,
+    SCHEDULER,
+    KUBELET,
+    KUBE_PROXY,
+    APISERVER_KUBELET_CLIENT,
+    COREDNS,
+)
 
 
 @dataclass(frozen=True)

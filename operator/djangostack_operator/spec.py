@@ -42,8 +42,8 @@ PYTHON_MODULE = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 # so a moving tag would make "which release is serving" meaningless.
 IMAGE_PINNED = r"(@sha256:[0-9a-f]{64}$)|(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$)"
 
-DEFAULT_POSTGRES_IMAGE = "postgres:16.6-bookworm"
-DEFAULT_REDIS_IMAGE = "redis:7.4.2-bookworm"
+DEFAULT_POSTGRES_IMAGE = "postgres:17.12-trixie"
+DEFAULT_REDIS_IMAGE = "redis:7.0.15-bookworm"
 
 
 def _valid_cron(schedule: str) -> str:

@@ -1,8 +1,13 @@
 """Fixtures for tests against the real local control plane.
 
-One control plane per test session (its own state folder, so a developer's `make
-cluster-up` is never touched), and a fresh namespace per test that is deleted afterwards,
-waiting until the deletion has really completed.
+One cluster per test session (its own state folder, so a developer's `make cluster-up` is
+never touched) with kwok's fake node and the machine's real node, and a fresh namespace per
+test that is deleted afterwards, waiting until the deletion has really completed. A test's
+namespace puts its pods on the fake node unless the test asks for the real one
+(`real_namespace`).
+
+Tests marked `owns_real_node` run after all others: they stop the session's cluster first,
+since there is one real node per machine.
 """
 
 from __future__ import annotations
@@ -19,26 +24,50 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from djangostack_devcluster import tools
+from djangostack_devcluster import tools, topology
 from djangostack_devcluster.cluster import LocalCluster
 from tests.factories import REPO
 from tests.infrastructure import missing_infrastructure
-from tests.kube_helpers import wait_for, wait_gone
+from tests.kube_helpers import namespace_body, wait_for, wait_gone
 from tests.operator_process import OperatorProcess
+
+SESSION_CLUSTERS = pytest.StashKey[list[LocalCluster]]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the machine's real node for themselves go last."""
+    items.sort(key=lambda item: item.get_closest_marker("owns_real_node") is not None)
 
 
 @pytest.fixture(scope="session")
-def local_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def local_cluster(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[LocalCluster]:
     toolset = tools.installed()
     if toolset is None:
-        missing_infrastructure("control plane binaries are not installed")
+        missing_infrastructure("cluster binaries are not installed")
     assert toolset is not None
     cluster = LocalCluster(tmp_path_factory.mktemp("cluster"), toolset)
+    request.config.stash.setdefault(SESSION_CLUSTERS, []).append(cluster)
     cluster.up(attached=True)
     try:
         yield cluster
     finally:
         cluster.down(quiet=True)
+
+
+@pytest.fixture
+def exclusive_real_node(request: pytest.FixtureRequest) -> list[LocalCluster]:
+    """Stop the session's cluster, if it runs, so that the test may start its own real node;
+    returns the clusters it stopped."""
+    stopped = request.config.stash.get(SESSION_CLUSTERS, [])
+    if stopped:
+        # The namespaces deleted so far must be gone while the apiserver still answers.
+        reaper: NamespaceReaper = request.getfixturevalue("namespace_reaper")
+        reaper.wait_all_gone()
+    for cluster in stopped:
+        cluster.down(quiet=True)
+    return stopped
 
 
 @pytest.fixture(scope="session")
@@ -86,6 +115,7 @@ class NamespaceReaper:
     def wait_all_gone(self) -> None:
         for name in self.deleted:
             wait_gone(f"namespace {name}", lambda n=name: self.core.read_namespace(n), timeout=180)
+        self.deleted.clear()
 
 
 @pytest.fixture(scope="session")
@@ -96,12 +126,15 @@ def namespace_reaper(core: client.CoreV1Api) -> Iterator[NamespaceReaper]:
 
 
 @contextmanager
-def fresh_namespace(reaper: NamespaceReaper, hint: str, prefix: str = "") -> Iterator[str]:
-    """A new namespace with its default ServiceAccount; deleted afterwards (see the reaper)."""
+def fresh_namespace(
+    reaper: NamespaceReaper, hint: str, prefix: str = "", node_type: str = topology.FAKE_NODE_TYPE
+) -> Iterator[str]:
+    """A new namespace with its default ServiceAccount whose pods land on `node_type`;
+    deleted afterwards (see the reaper)."""
     core = reaper.core
     slug = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:40].strip("-")
     name = f"{prefix}{slug}-{uuid.uuid4().hex[:6]}"
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    core.create_namespace(namespace_body(name, node_type))
     wait_for(
         f"default ServiceAccount in {name}",
         lambda: core.read_namespaced_service_account("default", name),
@@ -116,6 +149,17 @@ def fresh_namespace(reaper: NamespaceReaper, hint: str, prefix: str = "") -> Ite
 def namespace(namespace_reaper: NamespaceReaper, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace per test, named after it."""
     with fresh_namespace(namespace_reaper, request.node.name) as name:
+        yield name
+
+
+@pytest.fixture
+def real_namespace(
+    namespace_reaper: NamespaceReaper, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A fresh namespace whose pods run as real containers on the real node."""
+    with fresh_namespace(
+        namespace_reaper, request.node.name, node_type=topology.REAL_NODE_TYPE
+    ) as name:
         yield name
 
 

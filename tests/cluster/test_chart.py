@@ -1,10 +1,12 @@
-"""The Helm chart: lint, server-side validation, install, and the operator running with exactly
-the chart's permissions (its ServiceAccount's token), which deny what it must not do."""
+"""The Helm chart: lint, server-side validation, install, the operator running with exactly
+the chart's permissions (its ServiceAccount's token), which deny what it must not do, and the
+chart's operator pod (the image built from the Dockerfile) on the real node."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +17,10 @@ import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from djangostack_devcluster import images, topology
 from djangostack_devcluster.cluster import LocalCluster
 from tests.factories import REPO
+from tests.kube_helpers import namespace_body
 from tests.operator_process import OperatorProcess
 from tests.stacks import Stacks
 
@@ -91,7 +95,7 @@ def service_account_kubeconfig(
 @pytest.fixture
 def release_namespace(core: client.CoreV1Api) -> Iterator[str]:
     name = f"dso-{uuid.uuid4().hex[:6]}"
-    core.create_namespace({"metadata": {"name": name}})
+    core.create_namespace(namespace_body(name))
     yield name
     core.delete_namespace(name)
 
@@ -144,3 +148,41 @@ def test_operator_runs_with_exactly_the_charts_namespaced_permissions(
     assert denied.value.status == 403
     uninstalled = run([*helm, "uninstall", "dso", "--namespace", release_namespace])
     assert uninstalled.returncode == 0, uninstalled.stderr
+
+
+@pytest.fixture
+def real_release_namespace(core: client.CoreV1Api) -> Iterator[str]:
+    """A release namespace whose pods run on the real node."""
+    name = f"dso-{uuid.uuid4().hex[:6]}"
+    core.create_namespace(namespace_body(name, topology.REAL_NODE_TYPE))
+    yield name
+    core.delete_namespace(name)
+
+
+def test_the_chart_runs_the_operator_image_as_a_pod_that_reconciles_stacks(
+    helm: list[str],
+    core: client.CoreV1Api,
+    api_client: client.ApiClient,
+    solo_namespace: str,
+    real_release_namespace: str,
+) -> None:
+    """What a user's cluster runs: the image built from the Dockerfile, installed by the chart
+    with its defaults (the locally loaded image is used as is: pull policy IfNotPresent)."""
+    installed = run([*helm, "install", "dso", str(CHART), "--namespace", real_release_namespace,
+                     "--set", f"watchNamespaces={{{solo_namespace}}}", "--set", "replicas=1",
+                     "--wait", "--timeout=180s"])  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    (pod,) = core.list_namespaced_pod(real_release_namespace).items
+    assert pod.spec.node_name == topology.REAL_NODE
+    (container,) = pod.spec.containers
+    assert container.image == images.OPERATOR.name.removeprefix("docker.io/")
+    assert pod.status.container_statuses[0].ready
+    with urllib.request.urlopen(f"http://{pod.status.pod_ip}:8080/healthz", timeout=5) as reply:
+        assert reply.status == 200
+
+    stacks = Stacks(api_client, solo_namespace)  # its pods run on kwok's fake node
+    stacks.create()
+    ready = stacks.wait_ready(timeout=120)
+    assert ready["status"]["phase"] == "Ready"
+    logs = core.read_namespaced_pod_log(pod.metadata.name, real_release_namespace)
+    assert "Forbidden" not in logs

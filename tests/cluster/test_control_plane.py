@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from tests.kube_helpers import wait_for, wait_gone
+from tests.kube_helpers import namespace_body, wait_for, wait_gone
 
 FAIL_LABEL = "pod-container-running-failed.stage.kwok.x-k8s.io"
 
@@ -276,7 +276,7 @@ def test_pod_labelled_for_failing_container_stage_makes_its_job_fail(
 
 
 def test_namespace_deletion_completes(core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
-    core.create_namespace({"metadata": {"name": "doomed"}})
+    core.create_namespace(namespace_body("doomed"))
     wait_for(
         "default ServiceAccount", lambda: core.read_namespaced_service_account("default", "doomed")
     )

@@ -453,7 +453,7 @@ def test_backup_cronjob() -> None:
     assert (cronjob["successfulJobsHistoryLimit"], cronjob["failedJobsHistoryLimit"]) == (3, 3)
     pod = cronjob["jobTemplate"]["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert container["image"] == "postgres:16.6-bookworm"
+    assert container["image"] == "postgres:17.12-trixie"
     assert container["command"] == ["bash", "/scripts/backup.sh"]
     assert env_of(container) == {
         "PGHOST": "shop-postgres.shop-ns.svc",
@@ -476,7 +476,7 @@ def test_backup_of_an_external_database_uses_its_url() -> None:
     ][0]
     assert env_of(container)["DATABASE_URL"] == {"secretKeyRef": {"name": "db", "key": "url"}}
     assert "PGHOST" not in env_of(container)
-    assert container["image"] == "postgres:16.6-bookworm"
+    assert container["image"] == "postgres:17.12-trixie"
 
 
 def test_backup_scripts_ship_in_a_config_map() -> None:
