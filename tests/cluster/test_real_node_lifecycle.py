@@ -46,7 +46,7 @@ def host_state(state: Path) -> dict[str, object]:
         "host paths": {
             str(path): sorted(p.name for p in path.iterdir()) if path.is_dir() else None
             for path in node.HOST_PATHS
-        },  # fmt: skip
+        },
         "lock": node.LOCK.exists(),
     }
 
