@@ -184,6 +184,7 @@ def test_a_service_reaches_its_pod_by_cluster_ip_and_by_every_dns_name(
         "for name in sys.argv[1:]:\n"
         "    print(name, urllib.request.urlopen(f'http://{name}/', timeout=5).status)\n"
     )
+
     def reached() -> str | None:
         tried = kubectl(local_cluster, "exec", "-n", real_namespace, "client", "--",
                         "python", "-c", probe, *names)  # fmt: skip
