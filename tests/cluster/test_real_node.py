@@ -7,7 +7,6 @@ controller, as on any cluster.
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
 import socket
 import ssl
@@ -18,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from kubernetes import client
 
 from djangostack_devcluster import images, topology
 from djangostack_devcluster.cluster import LocalCluster
+from djangostack_operator.secretgen import self_signed_certificate
 from tests.kube_helpers import wait_for
 
 APP_IMAGE = images.APP.name
@@ -268,27 +266,6 @@ def test_the_app_image_serves_its_health_endpoint(
     assert wait_for("the app's /healthz", lambda: http_status(url)) == 200
 
 
-def self_signed(host: str) -> tuple[bytes, bytes]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 def https_get(host: str, path: str, ca_pem: bytes) -> tuple[int, bytes]:
     """GET over TLS to the Ingress controller's port with SNI `host`, trusting only `ca_pem`;
     returns the status and the certificate the controller presented (DER)."""
@@ -321,7 +298,8 @@ def test_an_ingress_serves_https_with_the_certificate_from_its_secret(
             "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8000}]},
         },
     )
-    cert_pem, key_pem = self_signed(host)
+    # The operator's own helper, as for a stack's self-signed TLS Secret.
+    cert_pem, key_pem = self_signed_certificate(host)
     core.create_namespaced_secret(
         real_namespace,
         client.V1Secret(
