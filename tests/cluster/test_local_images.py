@@ -1,0 +1,124 @@
+"""The local postgres and redis images honour the contract the renderer relies on: the
+renderer's own StatefulSets and Services for a stack, applied on the real node, initialise,
+pass their probes, and authenticate with the password from the stack's Secret."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from typing import Any
+
+from kubernetes import client
+
+from djangostack_devcluster.cluster import LocalCluster
+from djangostack_operator.render.datastore import postgres_objects, redis_objects
+from djangostack_operator.render.pod import PASSWORD_KEY
+from tests.factories import make_stack
+from tests.kube_helpers import wait_for
+
+
+def create_rendered(
+    api_client: client.ApiClient, namespace: str, objects: list[dict[str, Any]]
+) -> None:
+    """Create what the renderer made, without the owner (no DjangoStack exists here: the
+    garbage collector would delete what an absent owner owns)."""
+    core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+    for body in objects:
+        body["metadata"].pop("ownerReferences", None)
+        body["metadata"]["namespace"] = namespace
+        if body["kind"] == "Service":
+            core.create_namespaced_service(namespace, body)
+        elif body["kind"] == "StatefulSet":
+            apps.create_namespaced_stateful_set(namespace, body)
+        else:
+            raise AssertionError(f"unexpected {body['kind']}")
+
+
+def create_password_secret(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    password = secrets.token_urlsafe(24)
+    core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name=name), string_data={PASSWORD_KEY: password}
+        ),
+    )
+    return password
+
+
+def wait_statefulset_ready(apps: client.AppsV1Api, namespace: str, name: str) -> None:
+    wait_for(
+        f"StatefulSet {name} ready (its exec probes pass)",
+        lambda: (
+            (apps.read_namespaced_stateful_set(name, namespace).status.ready_replicas or 0) == 1
+        ),
+        timeout=180,
+    )
+
+
+def exec_in(
+    cluster: LocalCluster, namespace: str, pod: str, *argv: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(cluster.tools.kubectl), f"--kubeconfig={cluster.kubeconfig}", "exec", "-n", namespace,
+         pod, "--", *argv],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
+def test_the_postgres_image_initialises_from_the_renderers_env_and_requires_the_password(
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    api_client: client.ApiClient,
+    real_namespace: str,
+    local_cluster: LocalCluster,
+) -> None:
+    stack = make_stack(namespace=real_namespace)
+    managed = stack.spec.database.managed
+    assert managed is not None
+    password = create_password_secret(core, real_namespace, stack.names.postgres_secret)
+    create_rendered(api_client, real_namespace, postgres_objects(stack))
+    wait_statefulset_ready(apps, real_namespace, stack.names.postgres)
+
+    pod = f"{stack.names.postgres}-0"
+    # Over TCP through the Service, as the app connects: scram-sha-256 with the Secret's password.
+    url = f"postgresql://{managed.username}:{password}@{stack.names.postgres}:5432/{managed.database_name}"
+    sql = "select current_user, current_database(), current_setting('data_directory')"
+    query = exec_in(local_cluster, real_namespace, pod, "psql", url, "-Atc", sql)
+    assert query.returncode == 0, query.stderr
+    assert (
+        query.stdout.strip()
+        == f"{managed.username}|{managed.database_name}|/var/lib/postgresql/data/pgdata"
+    )
+
+    wrong = url.replace(password, "not-the-password")
+    refused = exec_in(local_cluster, real_namespace, pod, "psql", wrong, "-Atc", "select 1")
+    assert refused.returncode != 0
+    assert "password authentication failed" in refused.stderr
+    # What the backup scripts need is in the image.
+    tools = exec_in(
+        local_cluster, real_namespace, pod, "bash", "-c", "type -P pg_dump psql gzip bash"
+    )
+    assert tools.returncode == 0 and len(tools.stdout.split()) == 4, tools.stdout + tools.stderr
+
+
+def test_the_redis_image_runs_the_renderers_command_and_requires_the_password(
+    core: client.CoreV1Api,
+    apps: client.AppsV1Api,
+    api_client: client.ApiClient,
+    real_namespace: str,
+    local_cluster: LocalCluster,
+) -> None:
+    stack = make_stack(namespace=real_namespace)
+    create_password_secret(core, real_namespace, stack.names.redis_secret)
+    create_rendered(api_client, real_namespace, redis_objects(stack))
+    wait_statefulset_ready(apps, real_namespace, stack.names.redis)
+
+    pod = f"{stack.names.redis}-0"
+    service = stack.names.redis
+    # The container's REDISCLI_AUTH holds the Secret's password; through the Service it works...
+    ping = exec_in(local_cluster, real_namespace, pod, "redis-cli", "-h", service, "ping")
+    assert ping.returncode == 0 and ping.stdout.strip() == "PONG", ping.stdout + ping.stderr
+    # ...and without it the server refuses.
+    refused = exec_in(local_cluster, real_namespace, pod, "env", "-u", "REDISCLI_AUTH",
+                      "redis-cli", "-h", service, "ping")  # fmt: skip
+    assert "NOAUTH" in refused.stdout + refused.stderr
