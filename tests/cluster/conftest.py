@@ -135,9 +135,12 @@ def fresh_namespace(
     slug = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:40].strip("-")
     name = f"{prefix}{slug}-{uuid.uuid4().hex[:6]}"
     core.create_namespace(namespace_body(name, node_type))
+    # Generous: after the apiserver-outage test the controller-manager's watches back off for
+    # a while before its ServiceAccount controller sees new namespaces again.
     wait_for(
         f"default ServiceAccount in {name}",
         lambda: core.read_namespaced_service_account("default", name),
+        timeout=180,
     )
     try:
         yield name
