@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 from kubernetes.client.exceptions import ApiException
 
 from djangostack_devcluster import topology
+from djangostack_devcluster.cluster import LocalCluster
 
 
 def namespace_body(name: str, node_type: str = topology.FAKE_NODE_TYPE) -> dict[str, Any]:
@@ -53,3 +55,11 @@ def wait_gone(what: str, read: Callable[[], Any], timeout: float = 60) -> None:
         return False
 
     wait_for(f"{what} to be deleted", gone, timeout)
+
+
+def kubectl(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    """kubectl as the cluster's admin; the caller reads the exit code and output."""
+    return subprocess.run(
+        [str(cluster.tools.kubectl), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip

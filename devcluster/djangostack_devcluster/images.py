@@ -128,8 +128,17 @@ def _run(label: str, argv: list[str], cwd: Path | None = None) -> None:
         raise ToolError(f"{label} failed (exit {code}): {' '.join(argv)}\n" + "\n".join(tail))
 
 
-def mmdebstrap_rootfs(out: Path, suite: str, packages: Iterable[str], hooks: Iterable[str]) -> None:
+def mmdebstrap_rootfs(
+    out: Path,
+    suite: str,
+    packages: Iterable[str],
+    hooks: Iterable[str],
+    essential_hooks: Iterable[str] = (),
+) -> None:
+    """A Debian root file system as a tar; `essential_hooks` run before the packages are
+    installed, `hooks` (customize hooks) after."""
     argv = ["mmdebstrap", "--variant=essential", f"--include={','.join(packages)}", "--format=tar"]
+    argv += [f"--essential-hook={hook}" for hook in essential_hooks]
     argv += [f"--dpkgopt=path-exclude={pattern}" for pattern in DPKG_EXCLUDES]
     argv += [f"--customize-hook={hook}" for hook in hooks]
     argv += [suite, str(out), DEBIAN_MIRROR]
@@ -222,13 +231,7 @@ def _build_postgres(out: Path, name: str) -> None:
             'mkdir -p "$1/etc/postgresql-common" && echo "create_main_cluster = false"'
             ' > "$1/etc/postgresql-common/createcluster.conf"'
         ]
-        argv_hooks = [f"--essential-hook={hook}" for hook in hooks_first]
-        argv = ["mmdebstrap", "--variant=essential", f"--include={','.join(POSTGRES_PACKAGES)}",
-                "--format=tar", *argv_hooks]  # fmt: skip
-        argv += [f"--dpkgopt=path-exclude={pattern}" for pattern in DPKG_EXCLUDES]
-        argv += [f"--customize-hook={hook}" for hook in hooks]
-        argv += ["trixie", str(layer), DEBIAN_MIRROR]
-        _run("mmdebstrap trixie (postgresql)", argv)
+        mmdebstrap_rootfs(layer, "trixie", POSTGRES_PACKAGES, hooks, essential_hooks=hooks_first)
         config = ImageConfig(
             env=(
                 f"PATH=/usr/lib/postgresql/{POSTGRES_MAJOR}/bin:{BASE_PATH}",

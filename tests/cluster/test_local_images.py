@@ -14,7 +14,7 @@ from djangostack_devcluster.cluster import LocalCluster
 from djangostack_operator.render.datastore import postgres_objects, redis_objects
 from djangostack_operator.render.pod import PASSWORD_KEY
 from tests.factories import make_stack
-from tests.kube_helpers import wait_for
+from tests.kube_helpers import kubectl, wait_for
 
 
 def create_rendered(
@@ -58,11 +58,7 @@ def wait_statefulset_ready(apps: client.AppsV1Api, namespace: str, name: str) ->
 def exec_in(
     cluster: LocalCluster, namespace: str, pod: str, *argv: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(cluster.tools.kubectl), f"--kubeconfig={cluster.kubeconfig}", "exec", "-n", namespace,
-         pod, "--", *argv],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
+    return kubectl(cluster, "exec", "-n", namespace, pod, "--", *argv)
 
 
 def test_the_postgres_image_initialises_from_the_renderers_env_and_requires_the_password(

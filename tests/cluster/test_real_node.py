@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
-import subprocess
 import urllib.request
 import uuid
 from pathlib import Path
@@ -23,7 +22,7 @@ from kubernetes import client
 from djangostack_devcluster import images, topology
 from djangostack_devcluster.cluster import LocalCluster
 from djangostack_operator.secretgen import self_signed_certificate
-from tests.kube_helpers import wait_for
+from tests.kube_helpers import kubectl, wait_for
 
 APP_IMAGE = images.APP.name
 # Placeholders the app's settings need to start (app/build.env), never real secrets.
@@ -93,13 +92,6 @@ def wait_phase(core: client.CoreV1Api, namespace: str, name: str, phase: str) ->
         return pod if pod.status.phase == phase else None
 
     return wait_for(f"pod {namespace}/{name} {phase}", reached, timeout=90)
-
-
-def kubectl(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(cluster.tools.kubectl), f"--kubeconfig={cluster.kubeconfig}", *args],
-        capture_output=True, text=True, check=False, timeout=60,
-    )  # fmt: skip
 
 
 def http_status(url: str) -> int:
