@@ -246,6 +246,14 @@ class WebSpec(RuledApiModel):
         " directory).",
     )
     port: int = Field(8000, ge=1024, le=65535, description="Port gunicorn listens on.")
+    min_ready_seconds: int = Field(
+        5,
+        ge=0,
+        le=600,
+        description="Seconds a new web pod must stay ready before it counts as available (and"
+        " an old one may go, and the stack may say Ready): the time Ingress controllers take to"
+        " start routing to it.",
+    )
     resources: Resources = Field(
         default_factory=lambda: resources("100m", "256Mi", "512Mi"),
         description="Resources of each web container.",

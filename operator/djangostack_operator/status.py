@@ -126,7 +126,8 @@ def _template_image(obj: dict[str, Any]) -> str | None:
 
 
 def rolled_out(obj: dict[str, Any] | None, image: str | None) -> bool:
-    """The workload runs `image` on all its desired replicas, all ready, no old pods left."""
+    """The workload runs `image` on all its desired replicas, all available (ready for the
+    Deployment's minReadySeconds: web's lets Ingress controllers catch up), no old pods left."""
     if obj is None or not _generation_observed(obj):
         return False
     if image is not None and _template_image(obj) != image:
@@ -135,6 +136,7 @@ def rolled_out(obj: dict[str, Any] | None, image: str | None) -> bool:
     return (
         _count(obj, "status", "updatedReplicas") >= desired
         and _count(obj, "status", "readyReplicas") >= desired
+        and _count(obj, "status", "availableReplicas") >= desired
         and _count(obj, "status", "replicas") <= desired
     )
 

@@ -24,7 +24,8 @@ def finish(obj: dict[str, Any]) -> dict[str, Any]:
     if obj["kind"] in ("Deployment", "StatefulSet"):
         replicas = obj["spec"].get("replicas", 1)
         obj["status"] = {"observedGeneration": 1, "replicas": replicas,
-                         "updatedReplicas": replicas, "readyReplicas": replicas}  # fmt: skip
+                         "updatedReplicas": replicas, "readyReplicas": replicas,
+                         "availableReplicas": replicas}  # fmt: skip
     if obj["kind"] == "Job":
         obj["status"] = {"conditions": [{"type": "Complete", "status": "True"}]}
     return obj

@@ -66,6 +66,7 @@ def test_web_deployment() -> None:
         "type": "RollingUpdate",
         "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
     }
+    assert spec["minReadySeconds"] == 5
     container = spec["template"]["spec"]["containers"][0]
     assert container["image"] == "registry.example.com/shop:1.0.0"
     assert container["command"] == ["gunicorn", "--bind=0.0.0.0:8000", "config.wsgi:application"]
@@ -78,6 +79,9 @@ def test_web_deployment() -> None:
         "limits": {"memory": "512Mi"},
     }
     assert spec["template"]["spec"]["automountServiceAccountToken"] is False
+    # Routers drop a deleted pod before gunicorn stops accepting; then it drains in-flight.
+    assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 5}}}
+    assert spec["template"]["spec"]["terminationGracePeriodSeconds"] == 35
 
 
 def test_web_command_port_and_project_follow_the_spec() -> None:
@@ -191,14 +195,15 @@ def test_release_tiers_run_the_released_image_until_the_new_one_is_migrated() ->
     for name in ("shop-web", "shop-worker-default", "shop-beat"):
         container = objects[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]
         assert container["image"] == "registry.example.com/shop:1.0.0", name
+        assert env_of(container)["DJANGOSTACK_RELEASE"] == "registry.example.com/shop:1.0.0"
         assert objects[("Deployment", name)]["metadata"]["annotations"] == {
             "djangostack.io/release-image": "registry.example.com/shop:1.0.0",
             "djangostack.io/release-hash": "0123456789",
         }
     job = objects[("Job", f"shop-migrate-{stack.spec.release_hash}")]
-    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == (
-        "registry.example.com/shop:2.0.0"
-    )
+    (migrate,) = job["spec"]["template"]["spec"]["containers"]
+    assert migrate["image"] == "registry.example.com/shop:2.0.0"
+    assert env_of(migrate)["DJANGOSTACK_RELEASE"] == "registry.example.com/shop:2.0.0"
 
 
 def test_migrations_job() -> None:
@@ -226,6 +231,7 @@ def test_contract_env_with_managed_services() -> None:
     )
     assert env == {
         "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGOSTACK_RELEASE": "registry.example.com/shop:1.0.0",
         "DJANGO_SECRET_KEY": {"secretKeyRef": {"name": "shop-django", "key": "secret-key"}},
         "DJANGO_ALLOWED_HOSTS": "shop.example.com,shop-web,shop-web.shop-ns.svc,"
         "shop-web.shop-ns.svc.cluster.local",
@@ -245,7 +251,7 @@ def test_contract_env_with_external_services_and_own_secret_key() -> None:
         redis={"managed": None, "external": {"urlSecretRef": {"name": "cache"}}},
         ingress=None,
     )
-    env = env_of({"env": app_env(stack)})
+    env = env_of({"env": app_env(stack, "ghcr.io/acme/shop:1.0")})
     assert env["DJANGO_SECRET_KEY"] == {"secretKeyRef": {"name": "mine", "key": "k"}}
     assert env["DATABASE_URL"] == {"secretKeyRef": {"name": "db", "key": "dsn"}}
     assert env["REDIS_URL"] == {"secretKeyRef": {"name": "cache", "key": "url"}}
@@ -262,7 +268,7 @@ def test_user_env_replaces_contract_entries_by_name_and_appends_the_rest() -> No
         ],
         envFrom=[{"configMapRef": {"name": "shop-config"}}],
     )
-    env = app_env(stack)
+    env = app_env(stack, "ghcr.io/acme/shop:1.0")
     names = [e["name"] for e in env]
     assert names.count("DJANGO_ALLOWED_HOSTS") == 1
     assert env[names.index("DJANGO_ALLOWED_HOSTS")] == {
@@ -428,7 +434,7 @@ def test_ingress_without_tls_and_without_ingress() -> None:
     assert plain is not None and "tls" not in plain["spec"]
     assert "ingressClassName" not in plain["spec"]
     assert ingress.ingress(make_stack(ingress=None)) is None
-    env = env_of({"env": app_env(make_stack(ingress={"tls": {"disabled": True}}))})
+    env = env_of({"env": app_env(make_stack(ingress={"tls": {"disabled": True}}), "shop:1")})
     assert env["DJANGO_CSRF_TRUSTED_ORIGINS"] == "http://shop.example.com"
 
 

@@ -26,6 +26,7 @@ def as_running(obj: dict[str, Any], ready: bool = True) -> dict[str, Any]:
         "replicas": replicas,
         "updatedReplicas": replicas,
         "readyReplicas": count,
+        "availableReplicas": count,
     }
     return obj
 
@@ -129,6 +130,16 @@ def test_rollout_in_progress_is_rolling_and_unready_pods_are_degraded() -> None:
     degraded["Deployment"]["shop-web"]["status"]["readyReplicas"] = 1
     status = compute_status(stack, Observation(degraded, released(stack), True), None, NOW)
     assert status.phase == "Degraded"
+
+
+def test_web_pods_ready_but_not_yet_available_keep_the_stack_unready() -> None:
+    # Ready pods within the Deployment's minReadySeconds: routers may not send them traffic yet.
+    stack = make_stack()
+    fresh = observed(stack)
+    fresh["Deployment"]["shop-web"]["status"]["availableReplicas"] = 0
+    status = compute_status(stack, Observation(fresh, released(stack), True), None, NOW)
+    assert conditions(status)["WebAvailable"] == ("False", "Progressing")
+    assert status.phase != "Ready"
 
 
 def test_missing_tls_secret_keeps_the_stack_unready() -> None:

@@ -20,6 +20,8 @@ WORKER = "worker"
 BEAT = "beat"
 MIGRATIONS = "migrations"
 HTTP_PORT_NAME = "http"
+# Seconds a web pod keeps serving after it is deleted, until every router has dropped it.
+WEB_DRAIN_SECONDS = 5
 
 
 def serving_release(stack: DjangoStack, context: RenderContext) -> Release:
@@ -93,12 +95,18 @@ def web_deployment(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
         startupProbe=_http_probe("/healthz", period=2, timeout=2, failures=60),
         livenessProbe=_http_probe("/healthz", period=10, timeout=2, failures=3),
         readinessProbe=_http_probe("/readyz", period=5, timeout=3, failures=3),
+        # A deleted pod leaves the Service's endpoints at once, but Ingress controllers and
+        # kube-proxy learn it a moment later and keep sending requests: gunicorn only gets
+        # SIGTERM (and stops accepting) once they have stopped (the kubelet's own sleep, so
+        # the image needs no shell).
+        lifecycle={"preStop": {"sleep": {"seconds": WEB_DRAIN_SECONDS}}},
     )
     selector = meta.selector_labels(stack, WEB)
     pod_spec = app_pod_spec(
         stack,
         [container],
-        terminationGracePeriodSeconds=30,
+        # The drain, then gunicorn's graceful_timeout (25 s) to finish requests in flight.
+        terminationGracePeriodSeconds=WEB_DRAIN_SECONDS + 30,
         topologySpreadConstraints=[
             {
                 "maxSkew": 1,
@@ -115,8 +123,9 @@ def web_deployment(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
         spec["replicas"] = web.replicas
     spec |= {
         "revisionHistoryLimit": 5,
+        "minReadySeconds": web.min_ready_seconds,
         "selector": {"matchLabels": selector},
-        # Zero-downtime rollout: a new pod must be ready before an old one goes.
+        # Zero-downtime rollout: a new pod must be available before an old one goes.
         "strategy": {
             "type": "RollingUpdate",
             "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},

@@ -14,6 +14,8 @@ SECRET_KEY_KEY = "secret-key"
 PASSWORD_KEY = "password"
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
+# The image of the release a container runs (the container contract; the app reports it).
+RELEASE_ENV = "DJANGOSTACK_RELEASE"
 # UID/GID the official postgres and redis images run their servers as.
 DATA_SERVICE_UID = 999
 
@@ -95,15 +97,21 @@ def allowed_hosts(stack: DjangoStack) -> list[str]:
     return hosts
 
 
-def contract_env(stack: DjangoStack) -> list[dict[str, Any]]:
+def contract_env(stack: DjangoStack, image: str) -> list[dict[str, Any]]:
     """The container contract's environment (docs/api.md), before the user's own env.
+
+    `image` is the release the container runs (during a release, the old one for the tiers
+    still serving it), so the app can say which release answered.
 
     Passwords only ever come from secretKeyRef; URLs that embed them use Kubernetes'
     dependent-variable expansion `$(VAR)` of a variable defined earlier in the list.
     """
     spec = stack.spec
     names = stack.names
-    env: list[dict[str, Any]] = [{"name": "DJANGO_SETTINGS_MODULE", "value": spec.settings_module}]
+    env: list[dict[str, Any]] = [
+        {"name": "DJANGO_SETTINGS_MODULE", "value": spec.settings_module},
+        {"name": RELEASE_ENV, "value": image},
+    ]
     if spec.secret_key_ref is not None:
         env.append(
             secret_env("DJANGO_SECRET_KEY", spec.secret_key_ref.name, spec.secret_key_ref.key)
@@ -141,9 +149,9 @@ def contract_env(stack: DjangoStack) -> list[dict[str, Any]]:
     return env
 
 
-def app_env(stack: DjangoStack) -> list[dict[str, Any]]:
+def app_env(stack: DjangoStack, image: str) -> list[dict[str, Any]]:
     """Contract env merged with the user's: a user entry replaces the one of the same name."""
-    env = contract_env(stack)
+    env = contract_env(stack, image)
     positions = {entry["name"]: index for index, entry in enumerate(env)}
     for user_entry in stack.spec.env:
         entry = user_entry.model_dump(by_alias=True, exclude_none=True)
@@ -205,7 +213,7 @@ def app_container(
         "image": image,
         "imagePullPolicy": stack.spec.image_pull_policy,
         "command": list(command),
-        "env": app_env(stack),
+        "env": app_env(stack, image),
     }
     env_from = app_env_from(stack)
     if env_from:
