@@ -26,6 +26,8 @@ SECRET_KEY = contract["DJANGO_SECRET_KEY"]
 DEBUG = env.flag(ENV, "DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.csv(contract["DJANGO_ALLOWED_HOSTS"])
 CSRF_TRUSTED_ORIGINS = env.csv(ENV.get("DJANGO_CSRF_TRUSTED_ORIGINS", ""))
+# The image of the release this process runs (set by the operator; reported at /api/status/).
+RELEASE = ENV.get("DJANGOSTACK_RELEASE", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
@@ -27,5 +28,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def status(request: Request) -> Response:
-    """When beat last ticked (recorded by a worker): the way to see that beat is alive."""
-    return Response({"heartbeat": services.heartbeat_status()})
+    """Which release answered, and when beat last ticked (recorded by a worker): the way to
+    see that beat is alive."""
+    return Response({"release": settings.RELEASE, "heartbeat": services.heartbeat_status()})

@@ -17,6 +17,7 @@ from tests.app.http import HOST, Client
 from tests.app.processes import AppProcesses
 
 DATABASE_PASSWORD = "app-test-password"
+RELEASE = "registry.example.com/shop:1.0.0"
 REDIS_DATABASE = 1  # the session's Redis is shared; keep the app's keys apart
 
 
@@ -36,6 +37,7 @@ def contract_env(
         "CELERY_BROKER_URL": redis_url,
         "DJANGO_STATIC_ROOT": str(static_root),
         "HEARTBEAT_INTERVAL_SECONDS": "1",
+        "DJANGOSTACK_RELEASE": RELEASE,
     }
 
 

@@ -92,3 +92,16 @@ def test_list_is_paginated_newest_first(users: Users) -> None:
     second = users.bob.get("/api/items/?page=2").json()
     assert second["results"]
     assert second["previous"] is not None
+
+
+def test_create_api_token_makes_a_token_user_and_is_idempotent(web: Web) -> None:
+    first = web.processes.manage("create_api_token", "carol").stdout.strip()
+    again = web.processes.manage("create_api_token", "carol").stdout.strip()
+    assert first == again and len(first) == 40
+    carol = web.client.as_user(first)
+    created = carol.post("/api/items/", {"title": "from a script"})
+    assert created.status == 201, created.text
+    assert created.json()["owner"] == "carol"
+    # The user has no password: the token endpoint cannot be used to sign in as it.
+    reply = web.client.post("/api/auth/token/", {"username": "carol", "password": ""})
+    assert reply.status == 400

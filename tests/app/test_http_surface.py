@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from djangostack_devcluster.processes import free_port
 from djangostack_devcluster.services import RedisServer
-from tests.app.conftest import REDIS_DATABASE, Users, Web
+from tests.app.conftest import REDIS_DATABASE, RELEASE, Users, Web
 from tests.app.http import Client
 from tests.app.processes import AppProcesses
 
@@ -28,6 +28,10 @@ def test_probes_answer_direct_requests_whatever_the_host(web: Web) -> None:
     assert body["status"] == "ok"
     assert set(body["checks"]) == {"database", "cache", "broker"}
     assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_the_status_says_which_release_answered(web: Web) -> None:
+    assert web.client.get("/api/status/").json()["release"] == RELEASE
 
 
 def test_unknown_hosts_are_refused(web: Web) -> None:
