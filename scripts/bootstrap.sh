@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make this machine ready for `make test` and `make demo`, idempotently:
 #   1. Debian packages when missing: PostgreSQL and Redis servers for the app tests, shellcheck,
+#      wrk (the load generator of the benchmarks),
 #      and the real node's runtime (containerd, runc, the CNI plugins, iptables, conntrack) and
 #      image tools (mmdebstrap, buildah);
 #   2. the virtualenv .venv with the project and its dev/app extras, when pyproject.toml changed;
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql redis-server shellcheck
+APT_PACKAGES=(postgresql redis-server shellcheck wrk
   containerd runc containernetworking-plugins iptables conntrack mmdebstrap buildah)
 PYTHON=${PYTHON:-python3}
 

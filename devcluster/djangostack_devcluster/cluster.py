@@ -33,8 +33,8 @@ from typing import Any
 
 import yaml
 
+from djangostack_devcluster import images, topology
 from djangostack_devcluster import pki as pki_module
-from djangostack_devcluster import topology
 from djangostack_devcluster.node import COMPONENTS as NODE_COMPONENTS
 from djangostack_devcluster.node import ApiAccess, RealNode
 from djangostack_devcluster.processes import ProcessError, ProcessTable, free_port, http_ok
@@ -112,6 +112,9 @@ class LocalCluster:
         """
         if self.is_running():
             log(f"already running; kubeconfig: {self.kubeconfig}")
+            if self.real_node:
+                # Images rebuilt since (a changed app, say) reach the running node too.
+                images.import_all(self.node.containerd)
             return
         # Leftovers of a crashed run would hold ports or stale pid files.
         self.down(quiet=True)
@@ -158,6 +161,7 @@ class LocalCluster:
         """Stop exactly the processes this cluster started, newest first, and drop etcd data.
 
         Processes started beside it (start_process, e.g. the demo's operator) go first."""
+        volumes = self._volume_directories()
         extras = [
             name for name in self.processes.names() if name not in COMPONENTS + NODE_COMPONENTS
         ]
@@ -173,6 +177,9 @@ class LocalCluster:
             if pid is not None and not quiet:
                 log(f"stopped {name} (pid {pid})")
         shutil.rmtree(self.etcd_data, ignore_errors=True)
+        # Their PersistentVolumes went with etcd's data: nothing could ever use them again.
+        for folder in volumes:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def stop_apiserver(self) -> None:
         """Stop kube-apiserver alone (fault tests); the rest of the control plane stays."""
@@ -423,6 +430,15 @@ class LocalCluster:
         except urllib.error.HTTPError as error:
             raise ClusterError(f"{method} {path}: HTTP {error.code}") from error
         return payload
+
+    def _volume_directories(self) -> list[Path]:
+        """The directories of this cluster's hostPath volumes (none if it does not answer)."""
+        try:
+            volumes = self._get_json("/api/v1/persistentvolumes")["items"]
+        except (OSError, ClusterError, ValueError):
+            return []
+        folders = [Path(v["spec"].get("hostPath", {}).get("path", "")) for v in volumes]
+        return [f for f in folders if f.parent == topology.HOSTPATH_PROVISIONER_ROOT]
 
     def _get_text(self, path: str) -> str:
         return str(self._request("GET", path))

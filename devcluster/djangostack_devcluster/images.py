@@ -8,6 +8,9 @@
   the operator relies on (image-files/postgres-entrypoint.sh; docs/local-cluster.md lists the
   differences).
 - app, operator: the Dockerfile's two targets, built with buildah from python-base.
+- app-next, app-broken: the reference app's next releases (example-app:0.2.0 adds a migration,
+  0.3.0-broken one that fails), the app image plus files of image-files/app-<tag>/: what
+  releases are tried with here.
 
 Each archive is kept in `<cache>/images/` under a name carrying the digest of its inputs, so
 it is rebuilt exactly when an input changes; `import_all` loads into containerd what it does
@@ -20,6 +23,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -286,14 +290,18 @@ def _archive_image_id(archive: Path) -> str:
     return str(manifest[0]["Config"]).removesuffix(".json")
 
 
+def _into_buildah(image: LocalImage) -> None:
+    """Make buildah's store hold exactly this archive of `image` (to build FROM it)."""
+    archive = ensure(image)
+    if _buildah_image_id(image.name) != _archive_image_id(archive):
+        _run(f"buildah pull {image.key}", [*buildah_root(), "pull", "--quiet",
+                                           f"docker-archive:{archive}"])  # fmt: skip
+
+
 def _build_target(target: str) -> Callable[[Path, str], None]:
     def build(out: Path, name: str) -> None:
         base = PYTHON_BASE.name
-        base_archive = PYTHON_BASE.archive()
-        ensure(PYTHON_BASE)
-        if _buildah_image_id(base) != _archive_image_id(base_archive):
-            _run("buildah pull python-base", [*buildah_root(), "pull", "--quiet",
-                                              f"docker-archive:{base_archive}"])  # fmt: skip
+        _into_buildah(PYTHON_BASE)
         argv = [
             *buildah_root(), "bud", "--isolation=chroot", "--network=host", "--layers",
             "--pull-never", f"--build-arg=PYTHON_IMAGE={base}", f"--target={target}",
@@ -307,6 +315,34 @@ def _build_target(target: str) -> Callable[[Path, str], None]:
                                         f"docker-archive:{out}:{name}"])  # fmt: skip
 
     return build
+
+
+def _build_overlay(base: LocalImage, overlay: Path) -> Callable[[Path, str], None]:
+    """`base` with the files of `overlay` copied over its /app (a later release of the app)."""
+
+    def build(out: Path, name: str) -> None:
+        _into_buildah(base)
+        with tempfile.TemporaryDirectory(dir=images_dir()) as tmp:
+            context = Path(tmp)
+            shutil.copytree(
+                overlay, context / "app", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+            (context / "Containerfile").write_text(f"FROM {base.name}\nCOPY app/ /app/\n")
+            _run(f"buildah bud {name}", [
+                *buildah_root(), "bud", "--isolation=chroot", "--pull-never", "--layers",
+                f"--tag={name}", f"--file={context / 'Containerfile'}", str(context),
+            ])  # fmt: skip
+        _run(f"buildah push {name}", [*buildah_root(), "push", "--quiet", name,
+                                      f"docker-archive:{out}:{name}"])  # fmt: skip
+
+    return build
+
+
+def _overlay_inputs(base: LocalImage, overlay: Path) -> Callable[[], bytes]:
+    def inputs() -> bytes:
+        return base.archive().name.encode() + _file_digests([overlay])
+
+    return inputs
 
 
 def _host_pip_volumes() -> list[str]:
@@ -390,7 +426,20 @@ OPERATOR = LocalImage(
     "operator", _operator_image(), _target_inputs("operator", []),
     _build_target("operator"),
 )  # fmt: skip
-ALL = (PAUSE, PYTHON_BASE, POSTGRES, REDIS, APP, OPERATOR)
+
+
+# Later releases of the reference app, for trying releases on the local cluster (the demo's
+# release command, the end-to-end tests): 0.2.0 adds a migration (a table), 0.3.0-broken adds
+# one more that fails.
+def _release(key: str, base: LocalImage, tag: str) -> LocalImage:
+    overlay = FILES / f"app-{tag}"
+    name = f"{APP.name.rsplit(':', 1)[0]}:{tag}"
+    return LocalImage(key, name, _overlay_inputs(base, overlay), _build_overlay(base, overlay))
+
+
+APP_NEXT = _release("app-next", APP, "0.2.0")
+APP_BROKEN = _release("app-broken", APP_NEXT, "0.3.0-broken")
+ALL = (PAUSE, PYTHON_BASE, POSTGRES, REDIS, APP, OPERATOR, APP_NEXT, APP_BROKEN)
 
 
 def ensure(image: LocalImage) -> Path:
@@ -405,7 +454,9 @@ def ensure(image: LocalImage) -> Path:
     partial.unlink(missing_ok=True)
     image.build(partial, image.name)
     for old in images_dir().glob(f"{image.key}-*.tar"):
-        old.unlink()
+        # Only this key's archives ("app-<digest>", not "app-next-<digest>").
+        if re.fullmatch(rf"{re.escape(image.key)}-[0-9a-f]{{16}}\.tar", old.name):
+            old.unlink()
     os.rename(partial, archive)
     size = archive.stat().st_size >> 20
     log(f"built {image.key} in {time.monotonic() - started:.0f}s ({size} MiB)")

@@ -7,6 +7,8 @@ second cluster that wants a real node while one runs is refused (node.py holds t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 # ---- nodes ------------------------------------------------------------------------------------
 FAKE_NODE = "kwok-node-0"
 REAL_NODE = "real-node"
@@ -36,3 +38,7 @@ CLUSTER_DOMAIN = "cluster.local"
 INGRESS_HTTP_PORT = 8080
 INGRESS_HTTPS_PORT = 8443
 INGRESS_CLASS = "traefik"
+
+# Where kube-controller-manager's hostPath provisioner (the default StorageClass) makes each
+# volume's directory; fixed in Kubernetes' code.
+HOSTPATH_PROVISIONER_ROOT = Path("/tmp/hostpath_pv")

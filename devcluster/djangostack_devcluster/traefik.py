@@ -72,7 +72,12 @@ def static_config(api_url: str, token: str, ca_cert: Path, ping_port: int) -> di
     return {
         "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
         "entryPoints": {
-            "web": {"address": f"{loopback}:{topology.INGRESS_HTTP_PORT}"},
+            # HTTP only redirects (to the HTTPS entry point's port), as a production edge
+            # does; the app's own redirect would keep the HTTP port in its Location.
+            "web": {
+                "address": f"{loopback}:{topology.INGRESS_HTTP_PORT}",
+                "http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https"}}},
+            },
             "websecure": {
                 "address": f"{loopback}:{topology.INGRESS_HTTPS_PORT}",
                 "http": {"tls": {}},

@@ -18,7 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-PROVISIONER_ROOT = Path("/tmp/hostpath_pv")
+from djangostack_devcluster import topology
+
+PROVISIONER_ROOT = topology.HOSTPATH_PROVISIONER_ROOT
 POLL_SECONDS = 0.2
 MODE = 0o777
 
