@@ -7,6 +7,7 @@ controller, as on any cluster.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
 import ssl
@@ -342,3 +343,12 @@ def test_an_ingress_serves_https_with_the_certificate_from_its_secret(
         return points[0].ip if points else None
 
     assert wait_for("the Ingress's published address", published) == "127.0.0.1"
+
+    # Plain HTTP is redirected to the HTTPS entry point by the controller, before any app.
+    plain = http.client.HTTPConnection("127.0.0.1", topology.INGRESS_HTTP_PORT, timeout=5)
+    plain.request("GET", "/some/path?q=1", headers={"Host": host})
+    reply = plain.getresponse()
+    assert reply.status in (301, 308)
+    assert reply.getheader("Location") == (
+        f"https://{host}:{topology.INGRESS_HTTPS_PORT}/some/path?q=1"
+    )

@@ -1,0 +1,426 @@
+"""The whole product on the real node, as its users see it.
+
+The operator runs as the Helm chart installs it (a pod of the image built from the Dockerfile);
+the stack is `manifests/samples/minimal.yaml` (the reference app's image built here) plus a
+2-second beat heartbeat and one setting from a ConfigMap; every request goes over HTTPS through
+Traefik, checked against the certificate of the stack's TLS Secret. The tests run in file
+order on one stack, each leaving it Ready: serving, the API, migrations, Celery and beat, a
+release under traffic, a failing release, backups and restore, config changes, deletion.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import gzip
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+
+from djangostack_devcluster import images, topology
+from djangostack_devcluster.cluster import LocalCluster
+from djangostack_devcluster.ingressclient import IngressClient
+from djangostack_operator.secretgen import self_signed_certificate
+from djangostack_operator.spec import BACKUP_NOW_ANNOTATION, GROUP, PLURAL, VERSION, StackNames
+from tests.cluster.conftest import NamespaceReaper, fresh_namespace
+from tests.factories import REPO, SAMPLES
+from tests.kube_helpers import kubectl, wait_for, wait_gone
+from tests.stacks import Stacks
+from tests.traffic import TrafficLoop
+
+CHART = REPO / "charts" / "djangostack-operator"
+NAME = "shop"
+NAMES = StackNames(NAME)
+FIRST_IMAGE = images.APP.name.removeprefix("docker.io/")
+NEXT_IMAGE = images.APP_NEXT.name.removeprefix("docker.io/")
+BROKEN_IMAGE = images.APP_BROKEN.name.removeprefix("docker.io/")
+SETTINGS = "shop-settings"  # the ConfigMap the stack reads GREETING from
+
+
+def sample_stack() -> dict[str, Any]:
+    body: dict[str, Any] = yaml.safe_load((SAMPLES / "minimal.yaml").read_text())
+    assert body["metadata"]["name"] == NAME and body["spec"]["image"] == FIRST_IMAGE
+    body["spec"]["env"] = [
+        {"name": "HEARTBEAT_INTERVAL_SECONDS", "value": "2"},
+        {"name": "GREETING",
+         "valueFrom": {"configMapKeyRef": {"name": SETTINGS, "key": "greeting"}}},
+    ]  # fmt: skip
+    return body
+
+
+@dataclass
+class EndToEnd:
+    cluster: LocalCluster
+    namespace: str
+    operator_namespace: str
+    core: client.CoreV1Api
+    batch: client.BatchV1Api
+    stacks: Stacks
+    anonymous: IngressClient  # trusts only the stack's certificate
+    api: IngressClient  # the same, with a user's token
+    first_answer_status: int  # of /healthz, asked the moment the stack said Ready
+
+    def kubectl(self, *args: str) -> str:
+        result = kubectl(self.cluster, "-n", self.namespace, *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def psql(self, query: str) -> str:
+        """A query as the app's role, in the managed PostgreSQL's pod (local socket)."""
+        return self.kubectl(
+            "exec", f"{NAMES.postgres}-0", "--", "psql", "-U", "app", "-d", "app", "-tAc", query
+        ).strip()
+
+    def pods(self, component: str) -> list[Any]:
+        selector = f"app.kubernetes.io/instance={NAME},app.kubernetes.io/component={component}"
+        return list(self.core.list_namespaced_pod(self.namespace, label_selector=selector).items)
+
+    def wait_serving(self, image: str, timeout: float = 300) -> dict[str, Any]:
+        """Ready on `image`, with every web pod on it."""
+
+        def done() -> dict[str, Any] | None:
+            stack = self.stacks.wait_ready(NAME, timeout=timeout)
+            if stack["status"].get("releasedImage") != image:
+                return None
+            web = [p for p in self.pods("web") if p.metadata.deletion_timestamp is None]
+            if any(p.spec.containers[0].image != image for p in web):
+                return None
+            return stack
+
+        return wait_for(f"{NAME} Ready on {image}", done, timeout=timeout, interval=1)
+
+
+def tls_certificate(core: client.CoreV1Api, namespace: str) -> str:
+    secret = core.read_namespaced_secret(NAMES.tls_secret, namespace)
+    return base64.b64decode(secret.data["tls.crt"]).decode()
+
+
+@pytest.fixture(scope="module")
+def e2e(
+    local_cluster: LocalCluster,
+    namespace_reaper: NamespaceReaper,
+    api_client: client.ApiClient,
+    djangostack_crd: dict[str, Any],
+) -> Iterator[EndToEnd]:
+    core = client.CoreV1Api(api_client)
+    helm = [str(local_cluster.tools.helm), f"--kubeconfig={local_cluster.kubeconfig}"]
+    real = topology.REAL_NODE_TYPE
+    with (
+        fresh_namespace(namespace_reaper, "e2e-operator", node_type=real) as operator_ns,
+        fresh_namespace(namespace_reaper, "e2e", node_type=real) as namespace,
+    ):
+        installed = subprocess.run(
+            [*helm, "install", "e2e", str(CHART), "--namespace", operator_ns,
+             "--set", f"watchNamespaces={{{namespace}}}", "--set", "replicas=1",
+             "--wait", "--timeout=180s"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert installed.returncode == 0, installed.stderr
+        try:
+            core.create_namespaced_config_map(
+                namespace, {"metadata": {"name": SETTINGS}, "data": {"greeting": "hello"}}
+            )
+            stacks = Stacks(api_client, namespace)
+            stacks.objects.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, sample_stack()
+            )
+            stacks.wait_ready(NAME, timeout=300)
+            ca = tls_certificate(core, namespace)
+            host = yaml.safe_load((SAMPLES / "minimal.yaml").read_text())["spec"]["ingress"]
+            anonymous = IngressClient(host["host"], ca)
+            first = anonymous.status("/healthz")
+            e2e = EndToEnd(
+                local_cluster, namespace, operator_ns, core, client.BatchV1Api(api_client), stacks,
+                anonymous, anonymous, first,
+            )  # fmt: skip
+            token = e2e.kubectl(
+                "exec",
+                f"deploy/{NAMES.web}",
+                "--",
+                "python",
+                "manage.py",
+                "create_api_token",
+                "e2e",
+            ).strip()
+            e2e.api = anonymous.with_token(token)
+            yield e2e
+        finally:
+            subprocess.run([*helm, "uninstall", "e2e", "--namespace", operator_ns],
+                           capture_output=True, check=False)  # fmt: skip
+
+
+def test_ready_means_serving_https_with_the_stacks_own_certificate(e2e: EndToEnd) -> None:
+    # Asked the moment Ready=True was read; the client trusts only the Secret's certificate.
+    assert e2e.first_answer_status == 200
+    ready = e2e.anonymous.get("/readyz")
+    assert ready.status == 200
+    body = ready.json()
+    assert body["status"] == "ok"
+    assert {name: check["ok"] for name, check in body["checks"].items()} == {
+        "database": True, "cache": True, "broker": True,
+    }  # fmt: skip
+    # A client that trusts another certificate is refused by TLS itself.
+    other_cert, _ = self_signed_certificate("other.example.com")
+    other = IngressClient(e2e.anonymous.host, other_cert.decode())
+    assert other.status("/healthz") == 0
+
+
+def test_the_api_through_the_ingress(e2e: EndToEnd) -> None:
+    created = e2e.api.request("POST", "/api/items/", {"title": "first", "body": "one two"})
+    assert created.status == 201, created.body
+    item = created.json()
+    assert item["owner"] == "e2e"
+    path = f"/api/items/{item['id']}/"
+    listed = e2e.api.get("/api/items/").json()
+    assert [i["id"] for i in listed["results"]] == [item["id"]]
+    updated = e2e.api.request("PATCH", path, {"title": "renamed"})
+    assert (updated.status, updated.json()["title"]) == (200, "renamed")
+    assert e2e.api.request("DELETE", path).status == 204
+    assert e2e.api.get(path).status == 404
+    refused = e2e.anonymous.request("POST", "/api/items/", {"title": "anonymous"})
+    assert refused.status == 401
+    assert e2e.api.get("/api/items/").json()["count"] == 0
+    # Prometheus scrapes pods directly; through the Ingress /metrics does not exist.
+    assert e2e.anonymous.get("/metrics").status == 404
+
+
+def test_migrations_ran_in_the_jobs_pod_before_any_web_pod_started(e2e: EndToEnd) -> None:
+    (job,) = e2e.stacks.jobs(f"{NAME}-migrate-")
+    assert job.status.succeeded == 1
+    (pod,) = e2e.core.list_namespaced_pod(
+        e2e.namespace, label_selector=f"job-name={job.metadata.name}"
+    ).items
+    log = e2e.core.read_namespaced_pod_log(pod.metadata.name, e2e.namespace)
+    assert "Applying items.0001_initial... OK" in log
+    assert "Applying health.0001_initial... OK" in log
+    for web in e2e.pods("web"):
+        started = web.status.container_statuses[0].state.running.started_at
+        assert started >= job.status.completion_time, web.metadata.name
+    tables = e2e.psql("SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname='public'")
+    assert {"items_item", "health_heartbeat", "authtoken_token"} <= set(tables.split(","))
+
+
+def test_celery_enriches_items_over_the_password_protected_redis_and_beat_ticks(
+    e2e: EndToEnd,
+) -> None:
+    created = e2e.api.request("POST", "/api/items/", {"title": "count these four words"})
+    assert created.status == 201, created.body
+    path = f"/api/items/{created.json()['id']}/"
+
+    def enriched() -> dict[str, Any] | None:
+        item = e2e.api.get(path).json()
+        return item if item["enriched_at"] else None
+
+    assert wait_for("the worker's enrichment", enriched, timeout=60)["word_count"] == 4
+
+    def heartbeats() -> int:
+        return int(e2e.anonymous.get("/api/status/").json()["heartbeat"]["count"])
+
+    first = wait_for("a first heartbeat", heartbeats, timeout=60)
+    wait_for("beat's next ticks", lambda: heartbeats() >= first + 2, timeout=60)
+    # The broker really requires the Secret's password: without it (redis-cli reads it from
+    # REDISCLI_AUTH, which the container has for its probes) Redis refuses.
+    redis_cli = ("exec", f"{NAMES.redis}-0", "--", "env", "-u", "REDISCLI_AUTH", "redis-cli")
+    assert "NOAUTH" in e2e.kubectl(*redis_cli, "PING")
+
+
+class BeatSampler:
+    """Counts the beat pods (every phase, terminating ones too) at each call."""
+
+    def __init__(self, e2e: EndToEnd) -> None:
+        self.e2e = e2e
+        self.samples: list[int] = []
+        self.lock = threading.Lock()
+
+    def sample(self) -> None:
+        with self.lock:
+            self.samples.append(len(self.e2e.pods("beat")))
+
+
+def test_a_release_under_traffic_migrates_first_and_fails_no_request(e2e: EndToEnd) -> None:
+    beat = BeatSampler(e2e)
+    started = datetime.datetime.now(datetime.UTC)
+    with TrafficLoop(e2e.api, on_each=beat.sample) as traffic:
+        e2e.stacks.patch_spec({"image": NEXT_IMAGE}, NAME)
+        e2e.wait_serving(NEXT_IMAGE)
+        # Some more traffic once every pod runs the new release.
+        wait_for("requests after the release", lambda: len(traffic.answers) > 20, timeout=30)
+        count = len(traffic.answers)
+        wait_for("more requests", lambda: len(traffic.answers) > count + 20, timeout=30)
+    print(f"\nrelease {FIRST_IMAGE} -> {NEXT_IMAGE}: {traffic.summary()}")
+    assert traffic.failures == [], traffic.failures[:5]
+    jobs = [j for j in e2e.stacks.jobs(f"{NAME}-migrate-")
+            if j.spec.template.spec.containers[0].image == NEXT_IMAGE]  # fmt: skip
+    (job,) = jobs
+    assert job.metadata.creation_timestamp >= started.replace(microsecond=0)
+    migrated = job.status.completion_time
+    new = [a for a in traffic.answers if a.release == NEXT_IMAGE]
+    old = [a for a in traffic.answers if a.release == FIRST_IMAGE]
+    assert new and old
+    # No request is answered by the new image before its migration finished (the Job's
+    # completion time has whole seconds: compare with the answer's time truncated alike).
+    assert min(a.at for a in new).replace(microsecond=0) >= migrated
+    assert e2e.psql("SELECT to_regclass('items_release_note') IS NOT NULL") == "t"
+    # Beat is never doubled (its Deployment recreates: the old pod is gone before the new).
+    assert max(beat.samples) == 1
+    assert len(e2e.pods("beat")) == 1
+    print(f"beat pods at {len(beat.samples)} samples: {sorted(set(beat.samples))}")
+
+
+def test_a_failing_release_stalls_and_the_previous_one_keeps_serving(e2e: EndToEnd) -> None:
+    with TrafficLoop(e2e.api) as traffic:
+        e2e.stacks.patch_spec({"image": BROKEN_IMAGE}, NAME)
+        stalled = e2e.stacks.wait_condition("Stalled", "True", NAME, timeout=180)
+        wait_for("requests while stalled", lambda: len(traffic.answers) > 40, timeout=60)
+    print(f"\nfailing release {BROKEN_IMAGE}: {traffic.summary()}")
+    condition = next(c for c in stalled["status"]["conditions"] if c["type"] == "Stalled")
+    (job,) = [j for j in e2e.stacks.jobs(f"{NAME}-migrate-")
+              if j.spec.template.spec.containers[0].image == BROKEN_IMAGE]  # fmt: skip
+    assert condition["reason"] == "MigrationFailed"
+    assert job.metadata.name in condition["message"]
+    assert traffic.failures == [], traffic.failures[:5]
+    assert {a.release for a in traffic.answers if a.release} == {NEXT_IMAGE}
+    # Fixing the spec (back to the release that works) recovers.
+    e2e.stacks.patch_spec({"image": NEXT_IMAGE}, NAME)
+    e2e.wait_serving(NEXT_IMAGE)
+    assert e2e.stacks.condition("Stalled", NAME)["status"] == "False"
+
+
+def backup_files(e2e: EndToEnd) -> dict[str, Path]:
+    """The dumps in the backup volume (a directory of this machine: the node is local)."""
+    claim = e2e.core.read_namespaced_persistent_volume_claim(NAMES.backup_pvc, e2e.namespace)
+    volume = e2e.core.read_persistent_volume(claim.spec.volume_name)
+    folder = Path(volume.spec.host_path.path)
+    return {path.name: path for path in sorted(folder.glob("backup-*.sql.gz"))}
+
+
+def backup_now(e2e: EndToEnd, request: str) -> None:
+    before = {j.metadata.name for j in e2e.stacks.jobs(NAMES.backup)}
+    e2e.stacks.objects.patch_namespaced_custom_object(
+        GROUP, VERSION, e2e.namespace, PLURAL, NAME,
+        {"metadata": {"annotations": {BACKUP_NOW_ANNOTATION: request}}},
+    )  # fmt: skip
+    wait_job_done(e2e, before)
+
+
+def wait_job_done(e2e: EndToEnd, before: set[str]) -> None:
+    def done() -> bool:
+        new = [j for j in e2e.stacks.jobs(NAMES.backup) if j.metadata.name not in before]
+        assert all(not j.status.failed for j in new), new
+        return bool(new) and all(j.status.succeeded for j in new)
+
+    wait_for("the backup Job", done, timeout=120)
+
+
+def titles(e2e: EndToEnd) -> set[str]:
+    return {item["title"] for item in e2e.api.get("/api/items/").json()["results"]}
+
+
+def test_backups_on_real_pods_and_a_restore_through_the_ingress(e2e: EndToEnd) -> None:
+    e2e.stacks.patch_spec({"backup": {"retain": 2}}, NAME)
+    e2e.stacks.wait_ready(NAME)
+    for title in ("kept one", "kept two"):
+        assert e2e.api.request("POST", "/api/items/", {"title": title}).status == 201
+    expected = titles(e2e)
+
+    backup_now(e2e, "first")
+    (first,) = backup_files(e2e)
+    dump = gzip.decompress(backup_files(e2e)[first].read_bytes()).decode()
+    assert backup_files(e2e)[first].stat().st_size > 1000
+    for table in ("items_item", "health_heartbeat", "items_release_note"):
+        assert f"CREATE TABLE public.{table}" in dump
+    assert "kept one" in dump
+
+    # The CronJob's own Job, as `kubectl create job --from=cronjob/...` makes it.
+    before = {j.metadata.name for j in e2e.stacks.jobs(NAMES.backup)}
+    e2e.kubectl("create", "job", f"{NAMES.backup}-manual", f"--from=cronjob/{NAMES.backup}")
+    wait_job_done(e2e, before)
+    assert len(backup_files(e2e)) == 2
+    scheduled = max(backup_files(e2e))
+    backup_now(e2e, "third")
+    # Retention (2) counts the CronJob's dump: the oldest goes, the scheduled one stays.
+    assert first not in backup_files(e2e) and scheduled in backup_files(e2e)
+    assert len(backup_files(e2e)) == 2
+
+    for item in e2e.api.get("/api/items/").json()["results"]:
+        assert e2e.api.request("DELETE", f"/api/items/{item['id']}/").status == 204
+    assert titles(e2e) == set()
+    e2e.stacks.patch_spec({"database": {"restoreFrom": scheduled}}, NAME)
+    e2e.stacks.wait_condition("Ready", "False", NAME, timeout=60)
+    e2e.wait_serving(NEXT_IMAGE)
+    (restore,) = e2e.stacks.jobs(NAMES.restore_job(scheduled))
+    assert restore.status.succeeded == 1
+    assert titles(e2e) == expected
+
+
+def test_a_changed_configmap_rolls_the_pods_for_real(e2e: EndToEnd) -> None:
+    def greetings() -> dict[str, str]:
+        return {
+            pod.metadata.name: e2e.kubectl(
+                "exec", pod.metadata.name, "--", "printenv", "GREETING"
+            ).strip()
+            for pod in e2e.pods("web")
+            if pod.metadata.deletion_timestamp is None and pod.status.phase == "Running"
+        }
+
+    old = greetings()
+    assert set(old.values()) == {"hello"}
+    e2e.core.patch_namespaced_config_map(SETTINGS, e2e.namespace, {"data": {"greeting": "hi"}})
+
+    def rolled() -> dict[str, str] | None:
+        current = {p.metadata.name for p in e2e.pods("web")}
+        if current & set(old) or len(current) != 2:
+            return None  # old pods still exist
+        found = greetings()
+        return found if len(found) == 2 else None
+
+    new = wait_for("web pods with the new value", rolled, timeout=180, interval=1)
+    assert set(new.values()) == {"hi"}
+    for component in ("worker", "beat"):
+        (pod,) = [p for p in e2e.pods(component) if p.metadata.deletion_timestamp is None]
+        value = e2e.kubectl("exec", pod.metadata.name, "--", "printenv", "GREETING").strip()
+        assert value == "hi", component
+    e2e.wait_serving(NEXT_IMAGE)
+
+
+def test_deleting_the_stack_keeps_its_data_and_a_new_one_serves_it(e2e: EndToEnd) -> None:
+    expected = titles(e2e)
+    assert expected
+    stack = e2e.stacks.get(NAME)
+    assert stack["spec"].get("deletionPolicy", "Retain") == "Retain"
+    e2e.stacks.delete(NAME)
+    wait_gone(f"DjangoStack {NAME}", lambda: e2e.stacks.get(NAME), timeout=120)
+    apps = client.AppsV1Api(e2e.stacks.objects.api_client)
+    wait_gone(
+        "the web Deployment", lambda: apps.read_namespaced_deployment(NAMES.web, e2e.namespace)
+    )
+    wait_for("the web pods to go", lambda: not e2e.pods("web"), timeout=120)
+    # Retain: the data volumes, the backups and the generated passwords stay.
+    claims = {c.metadata.name for c in
+              e2e.core.list_namespaced_persistent_volume_claim(e2e.namespace).items}  # fmt: skip
+    assert {f"data-{NAMES.postgres}-0", f"data-{NAMES.redis}-0", NAMES.backup_pvc} <= claims
+    for secret in (NAMES.postgres_secret, NAMES.redis_secret, NAMES.django_secret):
+        e2e.core.read_namespaced_secret(secret, e2e.namespace)
+
+    body = sample_stack()
+    body["spec"]["image"] = NEXT_IMAGE
+    e2e.stacks.objects.create_namespaced_custom_object(GROUP, VERSION, e2e.namespace, PLURAL, body)
+    e2e.wait_serving(NEXT_IMAGE)
+    # The same rows, read with the same token: the retained database and passwords.
+    assert titles(e2e) == expected
+
+
+def test_the_operator_pod_met_no_permission_error(e2e: EndToEnd) -> None:
+    # Last: the chart's operator did all of the above with exactly the chart's RBAC.
+    (pod,) = e2e.core.list_namespaced_pod(e2e.operator_namespace).items
+    assert pod.spec.containers[0].image == images.OPERATOR.name.removeprefix("docker.io/")
+    assert pod.status.container_statuses[0].restart_count == 0
+    log = e2e.core.read_namespaced_pod_log(pod.metadata.name, e2e.operator_namespace)
+    assert "Forbidden" not in log
