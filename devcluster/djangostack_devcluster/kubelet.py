@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from djangostack_devcluster import topology
+from djangostack_devcluster.containerd import RUN_DIR
 
 
 def config(
@@ -74,7 +75,10 @@ def args(
     return [
         f"--config={config_file}",
         f"--kubeconfig={kubeconfig}",
-        f"--root-dir={state_dir / 'kubelet'}",
+        # Its unix sockets (pod-resources/, plugins_registry/) live under the root dir, and a
+        # socket path may not pass 108 bytes: a checkout's state folder can be deeper than
+        # that allows, so the root dir is the node's short machine-wide run folder.
+        f"--root-dir={RUN_DIR / 'kubelet'}",
         f"--cert-dir={state_dir / 'kubelet-pki'}",
         f"--hostname-override={topology.REAL_NODE}",
         f"--node-ip={topology.NODE_IP}",

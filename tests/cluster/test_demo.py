@@ -34,10 +34,11 @@ def printed_curl(output: str, path: str) -> list[str]:
 
 
 @pytest.mark.owns_real_node
+@pytest.mark.timeout(1800)  # a clean checkout bootstraps its own virtualenv first
 def test_make_demo_on_a_clean_checkout_serves_https_and_is_idempotent(
     exclusive_real_node: list[LocalCluster], tmp_path: Path
 ) -> None:
-    checkout = tmp_path / "checkout"
+    checkout = tmp_path / "a-checkout-in-a-folder-as-deep-as-a-developer-might-keep-one"
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(checkout)], check=True)
     state = checkout / ".cluster"
     running: list[int] = []

@@ -16,6 +16,7 @@ import pytest
 
 from djangostack_devcluster import images, network, node, topology
 from djangostack_devcluster.cluster import LocalCluster
+from tests.kube_helpers import wait_for
 
 pytestmark = pytest.mark.owns_real_node
 
@@ -60,6 +61,7 @@ def test_cluster_up_twice_then_down_leaves_nothing_of_the_real_node(
 ) -> None:
     state = tmp_path / "cluster"
     before = host_state(state)
+    volume_dir = None
     try:
         first = devcluster(state, "up")
         assert first.returncode == 0, first.stderr[-3000:]
@@ -87,6 +89,19 @@ def test_cluster_up_twice_then_down_leaves_nothing_of_the_real_node(
         # A namespace without the annotation lands on the real node.
         assert placed.stdout == topology.REAL_NODE
 
+        # A volume claim: its directory goes with the cluster (its PersistentVolume does).
+        claim = subprocess.run(
+            ["kubectl", kubeconfig, "apply", "-f", "-"],
+            input=json.dumps({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                              "metadata": {"name": "data"},
+                              "spec": {"accessModes": ["ReadWriteOnce"],
+                                       "resources": {"requests": {"storage": "1Mi"}}}}),
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert claim.returncode == 0, claim.stderr
+        volume_dir = Path(wait_for("the claim's volume directory", lambda: volume_path(kubeconfig)))
+        assert volume_dir.is_dir()
+
         again = devcluster(state, "up")
         assert again.returncode == 0, again.stderr[-3000:]
         assert "already running" in again.stderr
@@ -98,3 +113,18 @@ def test_cluster_up_twice_then_down_leaves_nothing_of_the_real_node(
     assert left.returncode == 0, left.stdout
     assert left.stdout == ""
     assert host_state(state) == before
+    assert volume_dir is not None and not volume_dir.exists()
+
+
+def volume_path(kubeconfig: str) -> str:
+    """The hostPath of the claim `data`'s volume, once it is bound ("" before)."""
+    name = subprocess.run(
+        ["kubectl", kubeconfig, "get", "pvc", "data", "-o", "jsonpath={.spec.volumeName}"],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
+    if not name:
+        return ""
+    return subprocess.run(
+        ["kubectl", kubeconfig, "get", "pv", name, "-o", "jsonpath={.spec.hostPath.path}"],
+        capture_output=True, text=True, check=False,
+    ).stdout  # fmt: skip
