@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from djangostack_operator.release import ReleasePlan, job_failure, job_state
+from djangostack_operator.render.django import web_min_replicas
 from djangostack_operator.spec import DjangoStack
 from djangostack_operator.status_types import (
     Components,
@@ -125,14 +126,16 @@ def _template_image(obj: dict[str, Any]) -> str | None:
     return str(containers[0].get("image") or "") if containers else None
 
 
-def rolled_out(obj: dict[str, Any] | None, image: str | None) -> bool:
+def rolled_out(obj: dict[str, Any] | None, image: str | None, minimum: int = 0) -> bool:
     """The workload runs `image` on all its desired replicas, all available (ready for the
     Deployment's minReadySeconds: web's lets Ingress controllers catch up), no old pods left."""
     if obj is None or not _generation_observed(obj):
         return False
     if image is not None and _template_image(obj) != image:
         return False
-    desired = _count(obj, "spec", "replicas", 1)
+    # At least what the stack asks for: the live object may still show an older count (the
+    # zero replicas of a restore's hold, read before this reconcile's write went out).
+    desired = max(_count(obj, "spec", "replicas", 1), minimum)
     return (
         _count(obj, "status", "updatedReplicas") >= desired
         and _count(obj, "status", "readyReplicas") >= desired
@@ -197,7 +200,7 @@ def compute_status(
         web_ok = conditions.set(
             "WebAvailable", "False", "NotReleased", "no release is migrated yet"
         )
-    elif rolled_out(web, serving_image):
+    elif rolled_out(web, serving_image, web_min_replicas(stack) if not plan.hold else 0):
         web_ok = conditions.set(
             "WebAvailable", "True", "Available", f"{web_replicas.ready} ready, {serving_image}"
         )
@@ -214,7 +217,8 @@ def compute_status(
     for pool in spec.workers:
         deployment = _child(children, "Deployment", names.worker(pool.name))
         pools[pool.name] = workload_replicas(deployment)
-        if serving_image is None or not rolled_out(deployment, serving_image):
+        minimum = pool.replicas if not plan.hold else 0
+        if serving_image is None or not rolled_out(deployment, serving_image, minimum):
             lagging.append(pool.name)
     if not spec.workers:
         workers_ok = conditions.set("WorkersAvailable", "True", "NoWorkers", "no worker pools")
@@ -231,7 +235,7 @@ def compute_status(
     beat_replicas = workload_replicas(beat)
     if not spec.beat.enabled:
         beat_ok = conditions.set("BeatAvailable", "True", "Disabled", "beat is disabled")
-    elif serving_image is not None and rolled_out(beat, serving_image):
+    elif serving_image is not None and rolled_out(beat, serving_image, 0 if plan.hold else 1):
         beat_ok = conditions.set("BeatAvailable", "True", "Available", "one scheduler running")
     else:
         beat_ok = conditions.set("BeatAvailable", "False", "Progressing", "beat is not ready")

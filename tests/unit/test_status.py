@@ -142,6 +142,24 @@ def test_web_pods_ready_but_not_yet_available_keep_the_stack_unready() -> None:
     assert status.phase != "Ready"
 
 
+def test_app_tiers_still_at_zero_replicas_after_a_restore_are_not_available() -> None:
+    # The reconcile that ends a restore's hold computes status from what it read before its
+    # own write scaled the tiers back up: zero pods must not read as "rolled out".
+    stack = make_stack()
+    stale = observed(stack)
+    for name in ("shop-web", "shop-worker-default", "shop-beat"):
+        deployment = stale["Deployment"][name]
+        deployment["spec"]["replicas"] = 0
+        deployment["status"] = {**deployment["status"], "replicas": 0, "updatedReplicas": 0,
+                                "readyReplicas": 0, "availableReplicas": 0}  # fmt: skip
+    status = compute_status(stack, Observation(stale, released(stack), True), None, NOW)
+    found = conditions(status)
+    assert found["WebAvailable"] == ("False", "Progressing")
+    assert found["WorkersAvailable"] == ("False", "Progressing")
+    assert found["BeatAvailable"] == ("False", "Progressing")
+    assert status.phase != "Ready"
+
+
 def test_missing_tls_secret_keeps_the_stack_unready() -> None:
     stack = make_stack()
     status = compute_status(stack, Observation(observed(stack), released(stack), False), None, NOW)
