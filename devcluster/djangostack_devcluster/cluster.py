@@ -147,9 +147,7 @@ class LocalCluster:
             self._wait("kwok", self._node_ready, deadline)
             self._wait("kube-controller-manager", self._default_service_account_exists, deadline)
             if self.real_node:
-                access = ApiAccess(
-                    self.kubectl, self.write_kubeconfig, self.api_url(), self.pki.ca_cert
-                )
+                access = ApiAccess(self.kubectl, self.write_kubeconfig, self.api_url(), self.pki)
                 self.node.start(access, attached, deadline)
         except BaseException:
             log("start failed; stopping what was started")
@@ -293,6 +291,17 @@ class LocalCluster:
             f"--kubelet-client-key={self.pki.client_key(kubelet_client)}",
             # The node's name resolves nowhere; its InternalIP is the node IP.
             "--kubelet-preferred-address-types=InternalIP",
+            # The aggregation layer (metrics-server): the apiserver proxies as
+            # front-proxy-client, and extension apiservers trust only that name from the CA.
+            f"--requestheader-client-ca-file={self.pki.ca_cert}",
+            f"--requestheader-allowed-names={pki_module.FRONT_PROXY.user}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={self.pki.client_cert(pki_module.FRONT_PROXY)}",
+            f"--proxy-client-key-file={self.pki.client_key(pki_module.FRONT_PROXY)}",
+            # metrics-server runs on the host: route to its endpoint, not a ClusterIP.
+            "--enable-aggregator-routing=true",
         ]
 
     def _write_admission_config(self) -> Path:
@@ -335,6 +344,9 @@ class LocalCluster:
             "--enable-hostpath-provisioner=true",
             # A loaded 2-core machine can miss heartbeats; do not mark the fake node NotReady.
             "--node-monitor-grace-period=3m20s",
+            # An autoscaled web tier scales down 30 s after the load goes (default: 5 min),
+            # so a test sees both directions.
+            "--horizontal-pod-autoscaler-downscale-stabilization=30s",
             "--profiling=false",
         ]
 

@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -27,10 +28,12 @@ from pathlib import Path
 import yaml
 
 from djangostack_devcluster import (
+    certmanager,
     coredns,
     images,
     kubelet,
     kubeproxy,
+    metricsserver,
     network,
     pki,
     topology,
@@ -41,7 +44,10 @@ from djangostack_devcluster.processes import ProcessTable, free_port, http_ok
 from djangostack_devcluster.tools import Toolset, cache_dir
 
 # Start order; stopping goes in reverse.
-COMPONENTS = ("containerd", "volumes", "kubelet", "kube-proxy", "coredns", "traefik")
+COMPONENTS = (
+    "containerd", "volumes", "kubelet", "kube-proxy", "coredns", "metrics-server",
+    "cert-manager", "traefik",
+)  # fmt: skip
 LOCK = Path("/run/djangostack-real-node.json")
 CONTAINER_LOGS = Path("/var/log/containers")
 CNI_CACHE = Path("/var/lib/cni")
@@ -86,7 +92,7 @@ class ApiAccess:
     kubectl: Kubectl
     write_kubeconfig: Callable[[pki.ClientIdentity, Path], None]
     api_url: str
-    ca_cert: Path
+    pki: pki.Pki
 
 
 class RealNode:
@@ -134,7 +140,7 @@ class RealNode:
     def start(self, access: ApiAccess, attached: bool, deadline: float) -> None:
         started = time.monotonic()
         kubectl, write_kubeconfig = access.kubectl, access.write_kubeconfig
-        api_url, ca_cert = access.api_url, access.ca_cert
+        api_url, ca_cert = access.api_url, access.pki.ca_cert
         kubectl(
             "apply",
             "-f",
@@ -148,6 +154,8 @@ class RealNode:
         self._start_kubelet(write_kubeconfig, ca_cert, attached, deadline, kubectl)
         self._start_kube_proxy(write_kubeconfig, attached, deadline)
         self._start_coredns(write_kubeconfig, attached, deadline)
+        self._start_metrics_server(access, attached, deadline)
+        self._start_cert_manager(access, attached, deadline)
         self._start_traefik(kubectl, api_url, ca_cert, attached, deadline)
         changed = network.restore_sysctls(self.saved_sysctls, keep_running_values=True)
         if changed:
@@ -224,6 +232,53 @@ class RealNode:
         self._start("coredns", self.tools.coredns, coredns.args(corefile), attached)
         self._wait("coredns", lambda: http_ok(f"http://127.0.0.1:{ready}/ready"), deadline)
 
+    def _start_metrics_server(self, access: ApiAccess, attached: bool, deadline: float) -> None:
+        kubeconfig = self.dir / "metrics-server.kubeconfig"
+        access.write_kubeconfig(pki.METRICS_SERVER, kubeconfig)
+        port = free_port()
+        access.kubectl("apply", "-f", "-", input=metricsserver.objects(access.pki.ca_cert, port))
+        cert, key = access.pki.metrics_server_cert, access.pki.metrics_server_key
+        self._start("metrics-server", self.tools.metrics_server,
+                    metricsserver.args(kubeconfig, cert, key, port), attached)  # fmt: skip
+        context = ssl.create_default_context(cafile=str(access.pki.ca_cert))
+        context.check_hostname = False  # its certificate names the Service, not the node IP
+        livez = f"https://{topology.NODE_IP}:{port}/livez"
+        self._wait("metrics-server", lambda: http_ok(livez, context), deadline)
+
+        def api_available() -> bool:
+            state = access.kubectl(
+                "get", "apiservice", metricsserver.API_SERVICE,
+                "-o", "jsonpath={.status.conditions[?(@.type=='Available')].status}",
+            )  # fmt: skip
+            return state.strip() == "True"
+
+        self._wait("metrics-server", api_available, deadline)
+
+    def _start_cert_manager(self, access: ApiAccess, attached: bool, deadline: float) -> None:
+        binary = self.tools.cert_manager
+        for crd in certmanager.crds(binary):
+            access.kubectl("apply", "--server-side", "-f", str(crd))
+        access.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+                       *(f"crd/{crd.stem.split('_', 1)[1]}.{crd.stem.split('_', 1)[0]}"
+                         for crd in certmanager.crds(binary)))  # fmt: skip
+        access.kubectl("apply", "-f", "-", input=certmanager.RBAC)
+        kubeconfig = self.dir / "cert-manager.kubeconfig"
+        access.write_kubeconfig(pki.CERT_MANAGER, kubeconfig)
+        self._start("cert-manager", binary, certmanager.args(kubeconfig), attached)
+        access.kubectl("apply", "-f", "-", input=certmanager.ISSUER)
+
+        def issuer_ready() -> bool:
+            try:
+                state = access.kubectl(
+                    "get", "clusterissuer", certmanager.SELF_SIGNED_ISSUER,
+                    "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
+                )  # fmt: skip
+            except RuntimeError:
+                return False
+            return state.strip() == "True"
+
+        self._wait("cert-manager", issuer_ready, deadline)
+
     def _start_traefik(
         self, kubectl: Kubectl, api_url: str, ca_cert: Path, attached: bool, deadline: float
     ) -> None:
@@ -252,7 +307,8 @@ class RealNode:
         if not self.dir.is_dir() or self._owner() not in (None, self.cluster_dir):
             return  # never started here, or taken over by another cluster (which cleaned up)
 
-        for name in ("traefik", "coredns", "kube-proxy", "kubelet", "volumes"):
+        for name in ("traefik", "cert-manager", "metrics-server", "coredns", "kube-proxy",
+                     "kubelet", "volumes"):  # fmt: skip
             pid = self.processes.stop(name)
             if pid is not None:
                 say(f"stopped {name} (pid {pid})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,11 @@ APISERVER_KUBELET_CLIENT = ClientIdentity(
     "apiserver-kubelet-client", "kube-apiserver-kubelet-client"
 )
 COREDNS = ClientIdentity("coredns", "system:coredns")
+# The aggregation layer: the apiserver's identity towards extension apiservers (metrics-server
+# trusts the CN front-proxy-client from this CA only), and metrics-server's own.
+FRONT_PROXY = ClientIdentity("front-proxy-client", "front-proxy-client")
+METRICS_SERVER = ClientIdentity("metrics-server", "system:metrics-server")
+CERT_MANAGER = ClientIdentity("cert-manager", "system:cert-manager")
 CLIENT_IDENTITIES = (
     ADMIN,
     CONTROLLER_MANAGER,
@@ -60,7 +66,12 @@ CLIENT_IDENTITIES = (
     KUBE_PROXY,
     APISERVER_KUBELET_CLIENT,
     COREDNS,
+    FRONT_PROXY,
+    METRICS_SERVER,
+    CERT_MANAGER,
 )
+# metrics-server's serving name, as the aggregator checks it (<service>.<namespace>.svc).
+METRICS_SERVER_DNS_NAMES = ("metrics-server.kube-system.svc",)
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,14 @@ class Pki:
         return self.root / "apiserver.key"
 
     @property
+    def metrics_server_cert(self) -> Path:
+        return self.root / "metrics-server-serving.crt"
+
+    @property
+    def metrics_server_key(self) -> Path:
+        return self.root / "metrics-server-serving.key"
+
+    @property
     def service_account_key(self) -> Path:
         return self.root / "sa.key"
 
@@ -105,6 +124,8 @@ class Pki:
             self.ca_key,
             self.serving_cert,
             self.serving_key,
+            self.metrics_server_cert,
+            self.metrics_server_key,
             self.service_account_key,
             self.service_account_public_key,
         ]
@@ -179,21 +200,26 @@ def ensure_pki(root: Path) -> Pki:
     _write_key(pki.ca_key, ca_key)
     _write_cert(pki.ca_cert, ca_cert)
 
-    serving_key = _new_key()
-    alt_names: list[x509.GeneralName] = [x509.DNSName(name) for name in SERVING_DNS_NAMES]
-    alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in SERVING_IPS]
-    serving_cert = (
-        _builder(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]),
-            ca_name,
-            serving_key.public_key(),
+    def serving(name: str, dns: Iterable[str], ips: Iterable[str], cert: Path, key: Path) -> None:
+        serving_key = _new_key()
+        alt_names: list[x509.GeneralName] = [x509.DNSName(n) for n in dns]
+        alt_names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        serving_cert = (
+            _builder(
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]),
+                ca_name,
+                serving_key.public_key(),
+            )
+            .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256())
         )
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    _write_key(pki.serving_key, serving_key)
-    _write_cert(pki.serving_cert, serving_cert)
+        _write_key(key, serving_key)
+        _write_cert(cert, serving_cert)
+
+    serving("kube-apiserver", SERVING_DNS_NAMES, SERVING_IPS, pki.serving_cert, pki.serving_key)
+    serving("metrics-server", METRICS_SERVER_DNS_NAMES, (topology.NODE_IP,),
+            pki.metrics_server_cert, pki.metrics_server_key)  # fmt: skip
 
     for identity in CLIENT_IDENTITIES:
         client_key = _new_key()

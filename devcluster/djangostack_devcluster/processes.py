@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -27,10 +28,10 @@ class ProcessError(RuntimeError):
     """A process we started exited, or did not get ready in time; the message names its log."""
 
 
-def http_ok(url: str) -> bool:
+def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
     """True when GET `url` answers 200 within 2 seconds."""
     try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
+        with urllib.request.urlopen(url, timeout=2, context=context) as reply:
             return bool(reply.status == 200)
     except (OSError, urllib.error.URLError):
         return False

@@ -17,6 +17,7 @@ while its folder exists.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -35,6 +36,8 @@ KWOK_VERSION = "v0.7.0"
 HELM_VERSION = "v3.18.6"
 COREDNS_VERSION = "v1.15.0"
 TRAEFIK_VERSION = "v3.6.12"
+METRICS_SERVER_VERSION = "v0.8.0"
+CERT_MANAGER_VERSION = "v1.21.2"  # also hack/cert-manager/go.mod's requirement
 KUBERNETES_COMMANDS = (
     "kube-apiserver",
     "kube-controller-manager",
@@ -47,6 +50,7 @@ MIN_GO = (1, 24)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WRAPPER_MODULE = REPO_ROOT / "hack" / "k8s"
+CERT_MANAGER_MODULE = REPO_ROOT / "hack" / "cert-manager"
 
 
 class ToolError(RuntimeError):
@@ -81,6 +85,8 @@ class Toolset:
     kube_proxy: Path
     coredns: Path
     traefik: Path
+    metrics_server: Path
+    cert_manager: Path  # its folder also holds cert-manager's CRDs (crds/*.yaml)
     containerd: Path
     ctr: Path
 
@@ -97,6 +103,8 @@ class Toolset:
             "kube-proxy": self.kube_proxy,
             "coredns": self.coredns,
             "traefik": self.traefik,
+            "metrics-server": self.metrics_server,
+            "cert-manager-controller": self.cert_manager,
             "containerd": self.containerd,
             "ctr": self.ctr,
         }
@@ -273,6 +281,50 @@ def ensure_coredns() -> Path:
     )
 
 
+def ensure_metrics_server() -> Path:
+    return _ensure_go_install(
+        "metrics-server",
+        "sigs.k8s.io/metrics-server/cmd/metrics-server",
+        METRICS_SERVER_VERSION,
+        f"-s -w -X sigs.k8s.io/metrics-server/pkg/version.gitVersion={METRICS_SERVER_VERSION}",
+    )
+
+
+def _cert_manager_dir() -> Path:
+    # The entry point's own sources are part of the key: a change to it rebuilds.
+    digest = hashlib.sha256()
+    for name in ("main.go", "go.mod", "go.sum"):
+        digest.update((CERT_MANAGER_MODULE / name).read_bytes())
+    return cache_dir() / f"cert-manager-{CERT_MANAGER_VERSION}-{digest.hexdigest()[:12]}"
+
+
+def ensure_cert_manager() -> Path:
+    """cert-manager's controllers (hack/cert-manager: its release binary's module cannot be
+    served by the Go module proxy) and the CRDs of the same release."""
+
+    def build(out: Path) -> None:
+        go_bin = find_go()
+        log(f"building cert-manager {CERT_MANAGER_VERSION}'s controllers (cold: a few minutes)")
+        argv = [str(go_bin), "build", "-v", "-trimpath", "-ldflags", "-s -w",
+                "-o", str(out / "cert-manager-controller"), "."]  # fmt: skip
+        _run_with_progress("cert-manager", argv, CERT_MANAGER_MODULE, _go_env(go_bin))
+        module = f"github.com/cert-manager/cert-manager@{CERT_MANAGER_VERSION}"
+        download = subprocess.run(
+            [str(go_bin), "mod", "download", "-json", module],
+            capture_output=True, text=True, check=False, env=_go_env(go_bin),
+        )  # fmt: skip
+        if download.returncode != 0:
+            raise ToolError(f"go mod download {module}: {download.stdout}{download.stderr}")
+        crds = Path(json.loads(download.stdout)["Dir"]) / "deploy" / "crds"
+        (out / "crds").mkdir()
+        for crd in sorted(crds.glob("*.yaml")):
+            shutil.copyfile(crd, out / "crds" / crd.name)
+
+    return _install_atomically(_cert_manager_dir(), ("cert-manager-controller",), build) / (
+        "cert-manager-controller"
+    )
+
+
 def ensure_traefik() -> Path:
     target = cache_dir() / f"traefik-{TRAEFIK_VERSION}"
 
@@ -346,17 +398,23 @@ def _toolset(build: bool) -> Toolset:
         helm = ensure_helm()
         coredns = ensure_coredns()
         traefik = ensure_traefik()
+        metrics_server = ensure_metrics_server()
+        cert_manager = ensure_cert_manager()
     else:
         kubernetes = cache_dir() / f"kubernetes-{KUBERNETES_VERSION}"
         kwok = cache_dir() / f"kwok-{KWOK_VERSION}" / "kwok"
         helm = cache_dir() / f"helm-{HELM_VERSION}" / "helm"
         coredns = cache_dir() / f"coredns-{COREDNS_VERSION}" / "coredns"
         traefik = cache_dir() / f"traefik-{TRAEFIK_VERSION}" / "traefik"
+        metrics_server = cache_dir() / f"metrics-server-{METRICS_SERVER_VERSION}" / "metrics-server"
+        cert_manager = _cert_manager_dir() / "cert-manager-controller"
         expected = [kubernetes / name for name in KUBERNETES_COMMANDS] + [
             kwok,
             helm,
             coredns,
             traefik,
+            metrics_server,
+            cert_manager,
         ]
         missing = [str(path) for path in expected if not path.is_file()]
         if missing:
@@ -373,6 +431,8 @@ def _toolset(build: bool) -> Toolset:
         kube_proxy=kubernetes / "kube-proxy",
         coredns=coredns,
         traefik=traefik,
+        metrics_server=metrics_server,
+        cert_manager=cert_manager,
         containerd=find_debian_binary("containerd", "containerd"),
         ctr=find_debian_binary("ctr", "containerd"),
     )

@@ -5,7 +5,8 @@ the stack is `manifests/samples/minimal.yaml` (the reference app's image built h
 2-second beat heartbeat and one setting from a ConfigMap; every request goes over HTTPS through
 Traefik, checked against the certificate of the stack's TLS Secret. The tests run in file
 order on one stack, each leaving it Ready: serving, the API, migrations, Celery and beat, a
-release under traffic, a failing release, backups and restore, config changes, deletion.
+release under traffic, a failing release, backups and restore, config changes, a certificate
+from cert-manager, autoscaling on real CPU metrics (metrics-server), deletion.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 import base64
 import datetime
 import gzip
+import shutil
+import socket
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -22,15 +26,19 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from kubernetes import client
 
-from djangostack_devcluster import images, topology
+from djangostack_devcluster import certmanager, images, topology
 from djangostack_devcluster.cluster import LocalCluster
 from djangostack_devcluster.ingressclient import IngressClient
 from djangostack_operator.secretgen import self_signed_certificate
 from djangostack_operator.spec import BACKUP_NOW_ANNOTATION, GROUP, PLURAL, VERSION, StackNames
+from djangostack_operator.vocabulary import FIELD_MANAGER
 from tests.cluster.conftest import NamespaceReaper, fresh_namespace
 from tests.factories import REPO, SAMPLES
+from tests.infrastructure import missing_infrastructure
 from tests.kube_helpers import kubectl, wait_for, wait_gone
 from tests.stacks import Stacks
 from tests.traffic import TrafficLoop
@@ -90,7 +98,7 @@ class EndToEnd:
             if stack["status"].get("releasedImage") != image:
                 return None
             web = [p for p in self.pods("web") if p.metadata.deletion_timestamp is None]
-            if any(p.spec.containers[0].image != image for p in web):
+            if not web or any(p.spec.containers[0].image != image for p in web):
                 return None
             return stack
 
@@ -387,6 +395,112 @@ def test_a_changed_configmap_rolls_the_pods_for_real(e2e: EndToEnd) -> None:
         (pod,) = [p for p in e2e.pods(component) if p.metadata.deletion_timestamp is None]
         value = e2e.kubectl("exec", pod.metadata.name, "--", "printenv", "GREETING").strip()
         assert value == "hi", component
+    e2e.wait_serving(NEXT_IMAGE)
+
+
+def served_certificate(host: str) -> bytes:
+    """The certificate Traefik presents for `host` (DER), whoever signed it."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    address = ("127.0.0.1", topology.INGRESS_HTTPS_PORT)
+    with (
+        socket.create_connection(address, timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        return tls.getpeercert(binary_form=True) or b""
+
+
+def test_cert_manager_issues_the_ingress_certificate_and_traefik_serves_it(
+    e2e: EndToEnd,
+) -> None:
+    issuer = {"name": certmanager.SELF_SIGNED_ISSUER, "kind": "ClusterIssuer"}
+    # The CRD defaulted selfSigned: one source of certificates at a time.
+    e2e.stacks.patch_spec({"ingress": {"tls": {"issuerRef": issuer, "selfSigned": None}}}, NAME)
+    objects = e2e.stacks.objects
+
+    def certificate_ready() -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] = objects.get_namespaced_custom_object(
+                "cert-manager.io", "v1", e2e.namespace, "certificates", NAMES.tls_secret
+            )
+        except client.ApiException:
+            return None
+        conditions = {c["type"]: c["status"] for c in found.get("status", {}).get("conditions", [])}
+        return found if conditions.get("Ready") == "True" else None
+
+    certificate = wait_for("cert-manager's Certificate", certificate_ready, timeout=120)
+    assert certificate["spec"]["secretName"] == NAMES.tls_secret
+    assert certificate["spec"]["dnsNames"] == [e2e.anonymous.host]
+    secret = e2e.core.read_namespaced_secret(NAMES.tls_secret, e2e.namespace)
+    assert secret.metadata.annotations["cert-manager.io/issuer-name"] == issuer["name"]
+    issued = x509.load_pem_x509_certificate(base64.b64decode(secret.data["tls.crt"]))
+    expected = issued.public_bytes(serialization.Encoding.DER)
+    wait_for("Traefik serving cert-manager's certificate",
+             lambda: served_certificate(e2e.anonymous.host) == expected, timeout=60)  # fmt: skip
+    # And it verifies: a client that trusts exactly that certificate gets the app.
+    trusting = IngressClient(
+        e2e.anonymous.host, issued.public_bytes(serialization.Encoding.PEM).decode()
+    )
+    assert trusting.status("/healthz") == 200
+    e2e.stacks.wait_ready(NAME)
+    e2e.anonymous = trusting
+    e2e.api = trusting.with_token(e2e.api.token)
+
+
+def replicas_owners(deployment: Any) -> set[str]:
+    """The field managers that own the Deployment's spec.replicas."""
+    owners = set()
+    for entry in deployment.metadata.managed_fields or []:
+        if "f:replicas" in (entry.fields_v1 or {}).get("f:spec", {}):
+            owners.add(entry.manager)
+    return owners
+
+
+def test_web_autoscales_on_real_cpu_metrics_and_the_operator_leaves_replicas_alone(
+    e2e: EndToEnd,
+) -> None:
+    if shutil.which("wrk") is None:
+        missing_infrastructure("wrk (Debian package wrk)")
+    apps = client.AppsV1Api(e2e.stacks.objects.api_client)
+    autoscaling = {"minReplicas": 2, "maxReplicas": 4, "targetCPUUtilization": 50}
+    e2e.stacks.patch_spec({"web": {"autoscaling": autoscaling}}, NAME)
+    e2e.stacks.wait_ready(NAME, timeout=120)
+
+    def metrics_read() -> bool:
+        hpa = client.AutoscalingV2Api(e2e.stacks.objects.api_client)
+        current = hpa.read_namespaced_horizontal_pod_autoscaler(NAMES.web, e2e.namespace)
+        return any(m.resource and m.resource.current.average_utilization is not None
+                   for m in current.status.current_metrics or [])  # fmt: skip
+
+    wait_for("the HPA's first CPU reading (metrics-server)", metrics_read, timeout=120)
+    samples: list[int] = []
+
+    def replicas() -> int:
+        count = int(apps.read_namespaced_deployment(NAMES.web, e2e.namespace).spec.replicas)
+        samples.append(count)
+        return count
+
+    # Bounded load through the Ingress: 10-second wrk bursts, at most 12 of them.
+    port = topology.INGRESS_HTTPS_PORT
+    load = ["wrk", "--threads=2", "--connections=8", "--duration=10s",
+            "-H", f"Host: {e2e.api.host}", "-H", f"Authorization: Token {e2e.api.token}",
+            f"https://127.0.0.1:{port}/api/items/"]  # fmt: skip
+    for _ in range(12):
+        subprocess.run(load, capture_output=True, check=True, timeout=60)
+        if replicas() > 2:
+            break
+    peak = replicas()
+    assert peak > 2, samples
+    wait_for("the scale down after the load", lambda: replicas() == 2, timeout=240, interval=2)
+    print(f"\nweb replicas sampled under load and after it: {samples}")
+    # Up, then down: never back and forth (the operator writing replicas would make it so).
+    turns = sum(1 for a, b, c in zip(samples, samples[1:], samples[2:], strict=False)
+                if (b - a) * (c - b) < 0)  # fmt: skip
+    assert turns <= 1, samples
+    owners = replicas_owners(apps.read_namespaced_deployment(NAMES.web, e2e.namespace))
+    assert FIELD_MANAGER not in owners, owners
+    e2e.stacks.patch_spec({"web": {"autoscaling": None}}, NAME)
     e2e.wait_serving(NEXT_IMAGE)
 
 
