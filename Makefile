@@ -23,7 +23,7 @@ bootstrap:  ## apt packages, .venv and the control plane binaries (idempotent)
 
 venv: bootstrap
 
-tools: bootstrap  ## build/link kube-apiserver & co, kwok, helm, etcd into .cluster/bin
+tools: bootstrap  ## build/link the cluster binaries (Kubernetes, kwok, helm, CoreDNS, Traefik, metrics-server, cert-manager) into .cluster/bin
 	@$(DEVCLUSTER) tools
 
 images: bootstrap  ## build the cluster's images (pause, postgres, redis, app, operator; cached)

@@ -290,6 +290,17 @@ def ensure_metrics_server() -> Path:
     )
 
 
+def _module_source(go_bin: Path, module: str) -> Path:
+    """The folder of `module@version` in the module cache, downloaded from the proxy."""
+    download = subprocess.run(
+        [str(go_bin), "mod", "download", "-json", module],
+        capture_output=True, text=True, check=False, env=_go_env(go_bin),
+    )  # fmt: skip
+    if download.returncode != 0:
+        raise ToolError(f"go mod download {module}: {download.stdout}{download.stderr}")
+    return Path(json.loads(download.stdout)["Dir"])
+
+
 def _cert_manager_dir() -> Path:
     # The entry point's own sources are part of the key: a change to it rebuilds.
     digest = hashlib.sha256()
@@ -309,13 +320,7 @@ def ensure_cert_manager() -> Path:
                 "-o", str(out / "cert-manager-controller"), "."]  # fmt: skip
         _run_with_progress("cert-manager", argv, CERT_MANAGER_MODULE, _go_env(go_bin))
         module = f"github.com/cert-manager/cert-manager@{CERT_MANAGER_VERSION}"
-        download = subprocess.run(
-            [str(go_bin), "mod", "download", "-json", module],
-            capture_output=True, text=True, check=False, env=_go_env(go_bin),
-        )  # fmt: skip
-        if download.returncode != 0:
-            raise ToolError(f"go mod download {module}: {download.stdout}{download.stderr}")
-        crds = Path(json.loads(download.stdout)["Dir"]) / "deploy" / "crds"
+        crds = _module_source(go_bin, module) / "deploy" / "crds"
         (out / "crds").mkdir()
         for crd in sorted(crds.glob("*.yaml")):
             shutil.copyfile(crd, out / "crds" / crd.name)
@@ -332,13 +337,7 @@ def ensure_traefik() -> Path:
         go_bin = find_go()
         module = f"github.com/traefik/traefik/v3@{TRAEFIK_VERSION}"
         log(f"building traefik {TRAEFIK_VERSION} inside its module (cold: about 6 min)")
-        download = subprocess.run(
-            [str(go_bin), "mod", "download", "-json", module],
-            capture_output=True, text=True, check=False, env=_go_env(go_bin),
-        )  # fmt: skip
-        if download.returncode != 0:
-            raise ToolError(f"go mod download {module}: {download.stdout}{download.stderr}")
-        source = Path(json.loads(download.stdout)["Dir"])
+        source = _module_source(go_bin, module)
         flags = f"-s -w -X github.com/traefik/traefik/v3/pkg/version.Version={TRAEFIK_VERSION}"
         argv = [
             str(go_bin), "build", "-v", "-trimpath", "-ldflags", flags,
