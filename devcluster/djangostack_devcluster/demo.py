@@ -102,7 +102,10 @@ def curl_command(host: str, path: str, ca: Path) -> str:
 
 def up(state_dir: Path, timeout: float) -> int:
     started = time.monotonic()
-    say("binaries and images (cached; a cold first run builds them: see docs/performance.md)")
+    say(
+        "binaries and images: cached after the first run; a cold first run builds them from the Go "
+        "module proxy and Debian packages first, about 20 minutes (docs/performance.md)"
+    )
     toolset = tools.ensure_all()
     tools.link_into(toolset, state_dir / "bin")
     images.ensure_all()
