@@ -95,6 +95,17 @@ class ApiAccess:
     pki: pki.Pki
 
 
+def condition_true(kubectl: Kubectl, kind: str, name: str, condition: str) -> Callable[[], bool]:
+    """A probe: the object's status condition `condition` is True (a failing kubectl, e.g.
+    before the object exists, is a RuntimeError that RealNode._wait tolerates)."""
+
+    def probe() -> bool:
+        jsonpath = f"jsonpath={{.status.conditions[?(@.type=='{condition}')].status}}"
+        return kubectl("get", kind, name, "-o", jsonpath).strip() == "True"
+
+    return probe
+
+
 class RealNode:
     """The real node of the cluster whose state folder is `state_dir`."""
 
@@ -245,39 +256,22 @@ class RealNode:
         livez = f"https://{topology.NODE_IP}:{port}/livez"
         self._wait("metrics-server", lambda: http_ok(livez, context), deadline)
 
-        def api_available() -> bool:
-            state = access.kubectl(
-                "get", "apiservice", metricsserver.API_SERVICE,
-                "-o", "jsonpath={.status.conditions[?(@.type=='Available')].status}",
-            )  # fmt: skip
-            return state.strip() == "True"
-
-        self._wait("metrics-server", api_available, deadline)
+        api_service = ("apiservice", metricsserver.API_SERVICE)
+        self._wait("metrics-server", condition_true(access.kubectl, *api_service, "Available"),
+                   deadline)  # fmt: skip
 
     def _start_cert_manager(self, access: ApiAccess, attached: bool, deadline: float) -> None:
         binary = self.tools.cert_manager
-        for crd in certmanager.crds(binary):
-            access.kubectl("apply", "--server-side", "-f", str(crd))
-        access.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                       *(f"crd/{crd.stem.split('_', 1)[1]}.{crd.stem.split('_', 1)[0]}"
-                         for crd in certmanager.crds(binary)))  # fmt: skip
+        files = [f"--filename={crd}" for crd in certmanager.crds(binary)]
+        access.kubectl("apply", "--server-side", *files)
+        access.kubectl("wait", "--for=condition=Established", "--timeout=60s", *files)
         access.kubectl("apply", "-f", "-", input=certmanager.RBAC)
         kubeconfig = self.dir / "cert-manager.kubeconfig"
         access.write_kubeconfig(pki.CERT_MANAGER, kubeconfig)
         self._start("cert-manager", binary, certmanager.args(kubeconfig), attached)
         access.kubectl("apply", "-f", "-", input=certmanager.ISSUER)
-
-        def issuer_ready() -> bool:
-            try:
-                state = access.kubectl(
-                    "get", "clusterissuer", certmanager.SELF_SIGNED_ISSUER,
-                    "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}",
-                )  # fmt: skip
-            except RuntimeError:
-                return False
-            return state.strip() == "True"
-
-        self._wait("cert-manager", issuer_ready, deadline)
+        issuer = ("clusterissuer", certmanager.SELF_SIGNED_ISSUER)
+        self._wait("cert-manager", condition_true(access.kubectl, *issuer, "Ready"), deadline)
 
     def _start_traefik(
         self, kubectl: Kubectl, api_url: str, ca_cert: Path, attached: bool, deadline: float
@@ -307,8 +301,8 @@ class RealNode:
         if not self.dir.is_dir() or self._owner() not in (None, self.cluster_dir):
             return  # never started here, or taken over by another cluster (which cleaned up)
 
-        for name in ("traefik", "cert-manager", "metrics-server", "coredns", "kube-proxy",
-                     "kubelet", "volumes"):  # fmt: skip
+        # Newest first; containerd last, once its containers are removed.
+        for name in [name for name in reversed(COMPONENTS) if name != "containerd"]:
             pid = self.processes.stop(name)
             if pid is not None:
                 say(f"stopped {name} (pid {pid})")
