@@ -134,9 +134,10 @@ def build_crd() -> dict[str, Any]:
     root_rules = [
         {
             "rule": f"self.metadata.name.size() <= {api.MAX_STACK_NAME}"
-            f" && self.metadata.name.matches(r'{api.DNS_LABEL}')",
-            "message": f"metadata.name must be a DNS label of at most {api.MAX_STACK_NAME}"
-            " characters (names of the stack's objects are derived from it)",
+            f" && self.metadata.name.matches(r'{api.STACK_NAME}')"
+            f" && !self.metadata.name.contains('{api.RESERVED_INFIX}-')"
+            f" && !self.metadata.name.endsWith('{api.RESERVED_INFIX}')",
+            "message": f"metadata.name must be {api.STACK_NAME_RULE}",
         }
     ]
     return {

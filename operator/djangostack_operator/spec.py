@@ -9,15 +9,18 @@ which becomes `kubectl explain` text.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
-from functools import cached_property
+import zoneinfo
+from collections.abc import Callable
+from functools import cache, cached_property
 from typing import Annotated, Any, Literal
 
-from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
+from djangostack_operator import cron, quantity
 from djangostack_operator.rules import Rule, RuledModel, RuleError, field_rule
 
 GROUP = "djangostack.io"
@@ -32,15 +35,44 @@ MAX_STACK_NAME = 40
 MAX_POOL_NAME = 15
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-# A Kubernetes resource quantity, e.g. 100m, 1.5, 256Mi, 10Gi (the apimachinery pattern).
-QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+# A DNS subdomain (RFC 1123): labels of at most 63 characters, as the API checks them.
+DNS_NAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$"
+# The stack name: an RFC 1035 label (it names Services, which must start with a letter)
+# that cannot end in, or hold, `-worker-`: pool Deployments are `<stack>-worker-<pool>`, so
+# stack `shop-worker-x` and stack `shop` with pool `x-web` would both want `shop-worker-x-web`.
+STACK_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+RESERVED_INFIX = "-worker"
+# A Kubernetes resource quantity without a sign, e.g. 100m, 1.5, 256Mi, 10Gi.
+QUANTITY = quantity.GRAMMAR
 CRON = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+# Keys of Secrets and ConfigMaps, as the API checks them.
+CONFIG_KEY = r"^[-._a-zA-Z0-9]+$"
 PYTHON_MODULE = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+# Annotation keys: an optional DNS-subdomain prefix and a name (the API's qualified names).
+ANNOTATION_KEY = (
+    r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+# The operator's own annotations: a user's value there would undo the operator's record.
+RESERVED_ANNOTATION_PREFIX = "djangostack.io/"
+# An image reference (distribution's grammar): [host[:port]/]path[:tag][@digest].
+IMAGE_REFERENCE = (
+    r"^([a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*"
+    r"(:[0-9]+)?/)?[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$"
+)
 # A pinned image: a tag (not `latest`) or a digest. Releases are keyed by the image string,
 # so a moving tag would make "which release is serving" meaningless.
 IMAGE_PINNED = r"(@sha256:[0-9a-f]{64}$)|(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$)"
+# The pod fields an environment variable may take (the Pod API's downward API for env).
+FIELD_PATH = (
+    r"^(metadata\.(name|namespace|uid)|spec\.(nodeName|serviceAccountName)"
+    r"|status\.(hostIP|hostIPs|podIP|podIPs)"
+    rf"|metadata\.(labels|annotations)\['{ANNOTATION_KEY[1:-1]}'\])$"
+)
+# An IANA time zone name's shape; the operator checks the name against the time zone database.
+TIME_ZONE = r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"
 
 DEFAULT_POSTGRES_IMAGE = "postgres:17.12-trixie"
 DEFAULT_REDIS_IMAGE = "redis:7.0.15-bookworm"
@@ -49,9 +81,9 @@ DEFAULT_REDIS_IMAGE = "redis:7.0.15-bookworm"
 def _valid_cron(schedule: str) -> str:
     """The CRD's pattern only checks the shape (CEL cannot parse cron); the CronJob API
     would refuse an expression like `99 99 * * *`, so the models refuse it first."""
-    fields = schedule.split()
-    if not schedule.startswith("@") and (len(fields) != 5 or not croniter.is_valid(schedule)):
-        raise RuleError("", "must be a valid cron schedule (5 fields, e.g. `0 3 * * *`)")
+    problem = cron.schedule_error(schedule)
+    if problem is not None:
+        raise RuleError("", f"must be a cron schedule the CronJob API accepts: {problem}")
     return schedule
 
 
@@ -60,20 +92,85 @@ CronSchedule = Annotated[
 ]
 
 
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _valid_time_zone(name: str) -> str:
+    """CEL has no time zone database; the CronJob API refuses an unknown zone and `Local`."""
+    if name not in _time_zones():
+        raise RuleError("", f"{name} is not an IANA time zone (e.g. Europe/Berlin, UTC)")
+    return name
+
+
+TimeZone = Annotated[
+    str,
+    StringConstraints(pattern=TIME_ZONE, min_length=1, max_length=64),
+    AfterValidator(_valid_time_zone),
+]
+
+
 def image_is_pinned(image: str) -> bool:
     return bool(re.search(IMAGE_PINNED, image)) and not image.endswith(":latest")
 
 
+def _canonical_quantity(text: str) -> str:
+    """The value as the API server stores it (`0.1` -> `100m`), so that what the renderer
+    writes equals what it reads back and an idle stack is never rewritten."""
+    try:
+        return quantity.canonical(text)
+    except ValueError as error:
+        raise RuleError("", str(error)) from None
+
+
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=63)]
 DnsName = Annotated[str, StringConstraints(pattern=DNS_NAME, max_length=253)]
-Quantity = Annotated[str, StringConstraints(pattern=QUANTITY)]
+Quantity = Annotated[
+    str, StringConstraints(pattern=QUANTITY, max_length=64), AfterValidator(_canonical_quantity)
+]
+# A volume size: a quantity above zero (the PersistentVolumeClaim API refuses 0).
+Storage = Annotated[
+    Quantity,
+    *field_rule(
+        "isQuantity(self) && quantity(self).isGreaterThan(quantity('0'))",
+        "must be greater than zero",
+        lambda text: quantity.parse(text).value > 0,
+    ),
+]
+ConfigKey = Annotated[str, StringConstraints(pattern=CONFIG_KEY, min_length=1, max_length=253)]
 ImageRef = Annotated[
     str,
-    StringConstraints(pattern=r"^\S+$", min_length=1, max_length=512),
+    StringConstraints(pattern=IMAGE_REFERENCE, min_length=1, max_length=512),
     *field_rule(
         f"self.matches(r'{IMAGE_PINNED}') && !self.endsWith(':latest')",
         "must be pinned to a tag other than latest, or to a digest",
         image_is_pinned,
+    ),
+]
+
+
+def _annotation_keys_ok(annotations: dict[str, str]) -> bool:
+    return all(
+        re.match(ANNOTATION_KEY, key) and not key.startswith(RESERVED_ANNOTATION_PREFIX)
+        for key in annotations
+    )
+
+
+# Annotations a user adds to the operator's objects. 64 entries of at most 3,500 characters
+# stay under the API's 256 KiB limit on one object's annotations, the operator's included.
+Annotations = Annotated[
+    dict[
+        Annotated[str, StringConstraints(max_length=317)],
+        Annotated[str, StringConstraints(max_length=3500)],
+    ],
+    Field(max_length=64),
+    *field_rule(
+        f"self.all(k, k.matches(r'{ANNOTATION_KEY}')"
+        f" && !k.startsWith('{RESERVED_ANNOTATION_PREFIX}'))",
+        "keys must be annotation names (an optional DNS prefix and /, then at most 63 letters,"
+        f" digits, -, _ or .), not under {RESERVED_ANNOTATION_PREFIX}",
+        _annotation_keys_ok,
     ),
 ]
 
@@ -83,6 +180,8 @@ class Model(BaseModel):
 
     model_config = ConfigDict(
         frozen=True,
+        # No coercion: `replicas: "2"` is refused, as the API server refuses it.
+        strict=True,
         extra="forbid",
         alias_generator=to_camel,
         populate_by_name=True,
@@ -102,12 +201,44 @@ class ResourceList(Model):
     memory: Quantity | None = Field(None, description="Memory, e.g. 256Mi or 1Gi.")
 
 
-class Resources(Model):
+def _within_limit(requests: ResourceList, limits: ResourceList, resource: str) -> bool:
+    request, limit = getattr(requests, resource), getattr(limits, resource)
+    return (
+        request is None
+        or limit is None
+        or quantity.parse(request).value <= quantity.parse(limit).value
+    )
+
+
+def _within_limit_check(resource: str) -> Callable[[Any], bool]:
+    return lambda model: _within_limit(model.requests, model.limits, resource)
+
+
+def _within_limit_cel(resource: str) -> str:
+    request, limit = f"self.requests.{resource}", f"self.limits.{resource}"
+    return (
+        f"!has(self.requests.{resource}) || !has(self.limits.{resource})"
+        f" || !isQuantity({request}) || !isQuantity({limit})"
+        f" || quantity({request}).compareTo(quantity({limit})) <= 0"
+    )
+
+
+class Resources(RuledApiModel):
     requests: ResourceList = Field(
         default_factory=ResourceList, description="What the scheduler reserves for the container."
     )
     limits: ResourceList = Field(
         default_factory=ResourceList, description="The most the container may use."
+    )
+
+    __rules__ = tuple(
+        Rule(
+            cel=_within_limit_cel(resource),
+            message=f"requests.{resource} must be <= limits.{resource}",
+            check=_within_limit_check(resource),
+            field=f"requests.{resource}",
+        )
+        for resource in ("cpu", "memory")
     )
 
 
@@ -123,29 +254,28 @@ class LocalObjectReference(Model):
 
 class SecretKeySelector(Model):
     name: DnsName = Field(description="Name of a Secret in the stack's namespace.")
-    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
-        description="Key within the Secret."
-    )
+    key: ConfigKey = Field(description="Key within the Secret.")
 
 
 class UrlSecretRef(Model):
     name: DnsName = Field(description="Name of a Secret in the stack's namespace.")
-    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
+    key: ConfigKey = Field(
         "url", description="Key within the Secret whose value is the connection URL."
     )
 
 
 class KeyRef(Model):
     name: DnsName = Field(description="Name of the object in the stack's namespace.")
-    key: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
-        description="Key within the object."
-    )
+    key: ConfigKey = Field(description="Key within the object.")
     optional: bool | None = Field(None, description="Start even when the object or key is missing.")
 
 
 class FieldRef(Model):
-    field_path: Annotated[str, StringConstraints(min_length=1)] = Field(
-        description="Pod field to expose, e.g. metadata.name or status.podIP."
+    field_path: Annotated[str, StringConstraints(pattern=FIELD_PATH, max_length=400)] = Field(
+        description="Pod field to expose: metadata.name, metadata.namespace, metadata.uid,"
+        " metadata.labels['<key>'], metadata.annotations['<key>'], spec.nodeName,"
+        " spec.serviceAccountName, status.hostIP, status.hostIPs, status.podIP or"
+        " status.podIPs."
     )
 
 
@@ -190,7 +320,9 @@ class NameRef(Model):
 
 
 class EnvFromSource(RuledApiModel):
-    prefix: str | None = Field(None, description="Prefix added to every variable name.")
+    prefix: Annotated[str, StringConstraints(pattern=ENV_NAME, max_length=253)] | None = Field(
+        None, description="Prefix added to every variable name."
+    )
     config_map_ref: NameRef | None = Field(None, description="Every key of a ConfigMap.")
     secret_ref: NameRef | None = Field(None, description="Every key of a Secret.")
 
@@ -320,6 +452,16 @@ MANAGED_OR_EXTERNAL = Rule(
     message="set exactly one of managed, external",
     check=lambda m: (m.managed is None) != (m.external is None),
 )
+# Managed -> external is a move to a database elsewhere; back again would attach the volume
+# a Retain policy kept from the first managed one, whatever storage, databaseName or username
+# the new managed block says (its immutability rules see no old managed block to compare).
+NO_RETURN_TO_MANAGED = Rule(
+    cel="has(self.managed) ? has(oldSelf.managed) : true",
+    message="cannot switch from external to managed (the volume of an earlier managed"
+    " service may still exist); create a new stack instead",
+    field="managed",
+    transition=True,
+)
 STORAGE_CLASS_IMMUTABLE = Rule(
     cel="has(self.storageClassName) == has(oldSelf.storageClassName) &&"
     " (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)",
@@ -331,7 +473,7 @@ STORAGE_CLASS_IMMUTABLE = Rule(
 
 class ManagedDatabase(RuledApiModel):
     image: ImageRef = Field(DEFAULT_POSTGRES_IMAGE, description="PostgreSQL image.")
-    storage: Quantity = Field("10Gi", description="Size of the data volume. Immutable.")
+    storage: Storage = Field("10Gi", description="Size of the data volume. Immutable.")
     storage_class_name: DnsName | None = Field(
         None, description="StorageClass of the data volume (cluster default if unset). Immutable."
     )
@@ -388,7 +530,7 @@ class DatabaseSpec(RuledApiModel):
         " value restores again.",
     )
 
-    __rules__ = (MANAGED_OR_EXTERNAL,)
+    __rules__ = (MANAGED_OR_EXTERNAL, NO_RETURN_TO_MANAGED)
 
 
 class ManagedRedis(RuledApiModel):
@@ -396,7 +538,7 @@ class ManagedRedis(RuledApiModel):
     persistence: bool = Field(
         True, description="Append-only file on a volume; without it Redis data lives in memory."
     )
-    storage: Quantity = Field("1Gi", description="Size of the data volume. Immutable.")
+    storage: Storage = Field("1Gi", description="Size of the data volume. Immutable.")
     storage_class_name: DnsName | None = Field(
         None, description="StorageClass of the data volume (cluster default if unset). Immutable."
     )
@@ -425,7 +567,7 @@ class RedisSpec(RuledApiModel):
         None, description="Use an existing Redis whose REDIS_URL is in a Secret."
     )
 
-    __rules__ = (MANAGED_OR_EXTERNAL,)
+    __rules__ = (MANAGED_OR_EXTERNAL, NO_RETURN_TO_MANAGED)
 
 
 # ---- release, edge, backups ----------------------------------------------------------------
@@ -491,6 +633,18 @@ class TlsSpec(RuledApiModel):
         return not self.disabled
 
 
+# What the Ingress API takes for an IPv4 address (a DNS name cannot hold `:`, so no IPv6).
+IPV4 = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(re.match(IPV4, host))
+    return True
+
+
 class IngressSpec(Model):
     host: Annotated[
         str,
@@ -500,14 +654,17 @@ class IngressSpec(Model):
             "must be a lowercase DNS name such as shop.example.com",
             lambda host: re.match(DNS_NAME, host) is not None,
         ),
+        *field_rule(
+            f"!self.matches(r'{IPV4}')",
+            "must be a DNS name, not an IP address (the Ingress API refuses IPs as hosts)",
+            lambda host: not _is_ip(host),
+        ),
     ] = Field(description="Public host name of the app, e.g. shop.example.com.")
     class_name: DnsName | None = Field(
         None, description="IngressClass (the cluster default if unset)."
     )
-    annotations: dict[str, str] = Field(
-        default_factory=dict,
-        max_length=64,
-        description="Extra annotations for the Ingress (controller tuning).",
+    annotations: Annotations = Field(
+        default_factory=dict, description="Extra annotations for the Ingress (controller tuning)."
     )
     tls: TlsSpec = Field(
         default_factory=lambda: TlsSpec(self_signed=True),
@@ -523,24 +680,36 @@ class IngressSpec(Model):
         return f"{self.scheme}://{self.host}"
 
 
-class BackupSpec(Model):
+class BackupSpec(RuledApiModel):
     enabled: bool = Field(True, description="Take scheduled pg_dump backups.")
     schedule: CronSchedule = Field(
         "0 3 * * *", description="Cron schedule (cluster time zone unless timeZone is set)."
     )
-    time_zone: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+    time_zone: TimeZone | None = Field(
         None, description="IANA time zone of the schedule, e.g. Europe/Berlin."
     )
     retain: int = Field(7, ge=1, le=1000, description="Newest backups to keep.")
-    storage: Quantity = Field("10Gi", description="Size of the backup volume.")
+    storage: Storage = Field("10Gi", description="Size of the backup volume. Immutable.")
     storage_class_name: DnsName | None = Field(
-        None, description="StorageClass of the backup volume (cluster default if unset)."
+        None,
+        description="StorageClass of the backup volume (cluster default if unset). Immutable.",
     )
     suspend: bool = Field(False, description="Pause scheduled backups (on-demand ones still run).")
     image: ImageRef | None = Field(
         None,
         description="Image with pg_dump; default: the managed database image, else "
         + DEFAULT_POSTGRES_IMAGE,
+    )
+
+    __rules__ = (
+        Rule(
+            cel="self.storage == oldSelf.storage",
+            message="storage is immutable (the backup volume keeps its size; resize the claim"
+            " itself where its StorageClass allows)",
+            field="storage",
+            transition=True,
+        ),
+        STORAGE_CLASS_IMMUTABLE,
     )
 
 
@@ -576,9 +745,8 @@ class DjangoStackSpec(RuledApiModel):
         description="ConfigMaps/Secrets exposed as environment to every tier and Job; pods roll"
         " when their content changes.",
     )
-    pod_annotations: dict[str, str] = Field(
+    pod_annotations: Annotations = Field(
         default_factory=dict,
-        max_length=64,
         description="Extra annotations on every app pod (web, workers, beat, Jobs), e.g. for a"
         " service mesh or a log shipper.",
     )
@@ -629,6 +797,12 @@ class DjangoStackSpec(RuledApiModel):
             check=lambda m: len({w.name for w in m.workers}) == len(m.workers),
             field="workers",
         ),
+        Rule(
+            cel="!has(self.database.restoreFrom) || self.backup.enabled",
+            message="restoreFrom reads the backup volume: it needs backup.enabled",
+            check=lambda m: m.database.restore_from is None or m.backup.enabled,
+            field="database.restoreFrom",
+        ),
     )
 
     @property
@@ -643,14 +817,32 @@ class DjangoStackSpec(RuledApiModel):
         return self.settings_module.rpartition(".")[0] or self.settings_module
 
 
+STACK_NAME_RULE = (
+    f"a DNS label of at most {MAX_STACK_NAME} characters that starts with a letter and does"
+    f" not hold or end in {RESERVED_INFIX} (names of the stack's objects are derived from it)"
+)
+
+
+def stack_name_ok(name: str) -> bool:
+    return f"{RESERVED_INFIX}-" not in name and not name.endswith(RESERVED_INFIX)
+
+
+def _no_reserved_infix(name: str) -> str:
+    if not stack_name_ok(name):
+        raise RuleError("", f"must be {STACK_NAME_RULE}")
+    return name
+
+
 class ObjectMeta(Model):
     """The part of metadata the operator reads. Unknown metadata fields are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
-    name: Annotated[str, StringConstraints(pattern=DNS_LABEL, max_length=MAX_STACK_NAME)] = Field(
-        description=f"Stack name: a DNS label of at most {MAX_STACK_NAME} characters."
-    )
+    name: Annotated[
+        str,
+        StringConstraints(pattern=STACK_NAME, max_length=MAX_STACK_NAME),
+        AfterValidator(_no_reserved_infix),
+    ] = Field(description=STACK_NAME_RULE)
     namespace: DnsLabel = Field("default", description="Namespace of the stack.")
     uid: str | None = Field(None, description="Assigned by the API server.")
     generation: int | None = Field(None, description="Assigned by the API server.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from djangostack_operator.release import ReleasePlan, job_failure, job_state
 from djangostack_operator.render.django import web_min_replicas
@@ -17,6 +17,7 @@ from djangostack_operator.spec import DjangoStack
 from djangostack_operator.status_types import (
     Components,
     Condition,
+    ConditionStatus,
     DjangoStackStatus,
     LastBackup,
     Phase,
@@ -35,14 +36,20 @@ class WriteFailure:
     target: str  # e.g. "CronJob shop-backup"
     status: int
     message: str
+    # The object exists and belongs to someone else (an apply without force was refused).
+    conflict: bool = False
 
     @property
     def permanent(self) -> bool:
         """Retrying the same write cannot help: a person has to change something."""
+        if self.conflict:
+            return True
         return self.status == -1 or (400 <= self.status < 500 and self.status not in (409, 429))
 
     @property
     def reason(self) -> Reason:
+        if self.conflict:
+            return Reason.NAME_CONFLICT
         if self.status == -1:
             return Reason.INTERNAL_ERROR
         if self.status == 403:
@@ -158,7 +165,7 @@ class _Conditions:
         since = before.last_transition_time if before and before.status == status else self.now
         condition = Condition(
             type=kind,
-            status=status,
+            status=cast(ConditionStatus, status),  # validated by the model all the same
             reason=reason,
             message=message,
             observed_generation=self.generation,

@@ -128,17 +128,3 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_non_object_document_is_rejected() -> None:
     with pytest.raises(InvalidStackError, match="must be a DjangoStack object"):
         parse_stack(["not", "a", "stack"])
-
-
-@pytest.mark.parametrize("schedule", ["0 3 * * *", "*/15 2-4 * * 1-5", "@daily", "@hourly"])
-def test_cron_schedules_kubernetes_accepts_are_accepted(schedule: str) -> None:
-    assert make_stack(backup={"schedule": schedule}).spec.backup.schedule == schedule
-
-
-@pytest.mark.parametrize("schedule", ["99 99 * * *", "0 0 32 * *", "a b c d e", "61 * * * *"])
-def test_cron_schedules_the_cronjob_api_would_refuse_are_refused_by_name(schedule: str) -> None:
-    with pytest.raises(InvalidStackError) as refused:
-        make_stack(backup={"schedule": schedule})
-    assert refused.value.problems == [
-        "spec.backup.schedule: must be a valid cron schedule (5 fields, e.g. `0 3 * * *`)"
-    ]
