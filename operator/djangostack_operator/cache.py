@@ -14,13 +14,13 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from djangostack_operator.kinds import CHILD_KINDS
 from djangostack_operator.references import ObjectInfo
-from djangostack_operator.vocabulary import INSTANCE
+from djangostack_operator.vocabulary import INSTANCE, MADE_FOR
 
 # (kind, namespace, name) of any object the cache holds.
 ObjectKey = tuple[str, str, str]
@@ -44,7 +44,43 @@ def config_info(kind: str, body: Mapping[str, Any]) -> ObjectInfo:
     data = dict(body.get("data") or {})
     if kind == "ConfigMap":
         data.update(dict(body.get("binaryData") or {}))
-    return ObjectInfo(frozenset(data), content_digest(data))
+    metadata = body.get("metadata") or {}
+    owner = next(
+        (r.get("uid") for r in metadata.get("ownerReferences") or [] if r.get("controller")), None
+    )
+    made_for = (metadata.get("annotations") or {}).get(MADE_FOR)
+    return ObjectInfo(frozenset(data), content_digest(data), made_for, owner)
+
+
+def _older(metadata: Mapping[str, Any], kept: Mapping[str, Any]) -> bool:
+    return bool(
+        metadata.get("uid") == kept.get("uid")
+        and int(metadata.get("generation") or 0) < int(kept.get("generation") or 0)
+    )
+
+
+class TakenNames(Mapping[tuple[str, str], str]):
+    """(kind, name) -> "DjangoStack <name>" for the children of the namespace's other stacks,
+    looked up in the cache's index one name at a time (a reconcile asks only for its own)."""
+
+    def __init__(self, cache: Cache, stack: StackKey) -> None:
+        self.cache = cache
+        self.stack = stack
+
+    def __getitem__(self, kind_and_name: tuple[str, str]) -> str:
+        kind, name = kind_and_name
+        holder = self.cache.holder((kind, self.stack[0], name))
+        if holder is None or holder == self.stack:
+            raise KeyError(kind_and_name)
+        return f"DjangoStack {holder[1]}"
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        with self.cache._lock:
+            owners = list(self.cache._child_owner.items())
+        return iter([(k, n) for (k, ns, n), s in owners if ns == self.stack[0] and s != self.stack])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass(frozen=True)
@@ -55,6 +91,8 @@ class StackSlice:
     children: Mapping[str, Mapping[str, dict[str, Any]]]  # kind -> name -> object
     secrets: Mapping[str, ObjectInfo]  # of the stack's namespace, by name
     config_maps: Mapping[str, ObjectInfo]
+    # (kind, name) of the children of the namespace's other stacks -> "DjangoStack <name>"
+    taken: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 class Cache:
@@ -72,13 +110,23 @@ class Cache:
 
     # -- written by the watches ---------------------------------------------------------
 
-    def put_stack(self, body: Mapping[str, Any]) -> StackKey:
+    def put_stack(self, body: Mapping[str, Any]) -> bool:
+        """Keep the stack's newest body; False when `body` is older than the one kept.
+
+        A watch that restarts may list from a lagging API server's cache and deliver an
+        older spec of a stack: acting on it would undo what the newer one did (prune the
+        new release's migrations Job, then create it again). Within one object (one uid)
+        the generation only grows, so an older one is ignored."""
         obj = plain(body)
-        key = (obj["metadata"]["namespace"], obj["metadata"]["name"])
+        metadata = obj["metadata"]
+        key = (metadata["namespace"], metadata["name"])
         with self._lock:
+            kept = self._stacks.get(key)
+            if kept is not None and _older(metadata, kept["metadata"]):
+                return False
             self._stacks[key] = obj
             self._deleted.pop(("DjangoStack", *key), None)
-        return key
+        return True
 
     def drop_stack(self, namespace: str, name: str) -> None:
         with self._lock:
@@ -165,7 +213,13 @@ class Cache:
                 children={child.kind: children.get(child.kind, {}) for child in CHILD_KINDS},
                 secrets=dict(self._config.get("Secret", {}).get(namespace, {})),
                 config_maps=dict(self._config.get("ConfigMap", {}).get(namespace, {})),
+                taken=TakenNames(self, key),
             )
+
+    def holder(self, object_key: ObjectKey) -> StackKey | None:
+        """The stack whose child `object_key` is, by its instance label."""
+        with self._lock:
+            return self._child_owner.get(object_key)
 
     def knows(self, object_key: ObjectKey, since: float) -> bool:
         """The cache holds the object, or saw it deleted at or after `since`."""

@@ -249,7 +249,10 @@ class Runtime:
                 self._failure_events.pop(key, None)
             return
         previous = self.cache.stack(key)
-        self.cache.put_stack(body)
+        if not self.cache.put_stack(body):
+            log.info("Ignored an older spec of DjangoStack %s/%s (generation %s)",
+                     *key, metadata.get("generation"))  # fmt: skip
+            return
         # A new spec ends a failure's backoff at once; a status or metadata change does not.
         new_spec = (
             previous is None

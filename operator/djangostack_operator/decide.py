@@ -18,10 +18,11 @@ from djangostack_operator.references import ObjectInfo, config_digests, missing_
 from djangostack_operator.release import ReleasePlan, plan_release, released_from
 from djangostack_operator.render import RenderContext, backup, meta, render
 from djangostack_operator.render.django import BEAT, WEB, WORKER
-from djangostack_operator.render.pod import referenced_config
+from djangostack_operator.render.pod import Release, referenced_config
 from djangostack_operator.render.secrets import GeneratedSecret, generated_secrets
 from djangostack_operator.spec import DjangoStack
-from djangostack_operator.vocabulary import COMPONENT, FIELD_MANAGER
+from djangostack_operator.status_types import Reason
+from djangostack_operator.vocabulary import COMPONENT, FIELD_MANAGER, MADE_FOR
 
 APP_TIERS = frozenset({WEB, WORKER, BEAT})
 Children = Mapping[str, Mapping[str, dict[str, Any]]]  # kind -> name -> live object
@@ -29,7 +30,7 @@ Children = Mapping[str, Mapping[str, dict[str, Any]]]  # kind -> name -> live ob
 # name): (what was written — "created", "deleted" or the applied digest, the resourceVersion
 # the object had before). See reconcile.RecentWrites.
 InFlight = Mapping[tuple[str, str, str], tuple[str, str | None]]
-Verb = Literal["create", "apply", "delete", "create-secret"]
+Verb = Literal["create", "apply", "delete", "create-secret", "regenerate-secret", "set-owner"]
 CREATED = "created"
 DELETED = "deleted"
 
@@ -54,15 +55,21 @@ class Write:
     live_version: str | None = None  # the resourceVersion it replaces (None: a new object)
     # apply only: co-own spec.replicas first, since the desired object stopped setting it
     hand_over_replicas: bool = False
-    secret: GeneratedSecret | None = None  # create-secret only: what to generate
+    # create-secret, regenerate-secret: what to generate
+    secret: GeneratedSecret | None = None
     event: Event | None = None
 
+    @property
+    def in_flight_key(self) -> str:
+        """The kind it is remembered under while in flight: an owner change is its own write."""
+        return f"owner/{self.kind}" if self.verb == "set-owner" else self.kind
+
     def describe(self) -> str:
-        return (
-            f"delete {self.kind} {self.name}"
-            if self.verb == "delete"
-            else f"{self.kind} {self.name}"
-        )
+        if self.verb == "delete":
+            return f"delete {self.kind} {self.name}"
+        if self.verb == "set-owner":
+            return f"owner of {self.kind} {self.name}"
+        return f"{self.kind} {self.name}"
 
 
 @dataclass(frozen=True)
@@ -91,27 +98,57 @@ def decide(
     secrets: Mapping[str, ObjectInfo],
     config_maps: Mapping[str, ObjectInfo],
     in_flight: InFlight,
+    *,
+    recorded: Release | None = None,
+    taken: Mapping[tuple[str, str], str] | None = None,
 ) -> Decision:
-    plan = release_plan(stack, children)
+    """`recorded`: the serving release the last status recorded. `taken`: (kind, name) of
+    objects in the namespace that belong to another stack, with a word on which."""
+    plan = release_plan(stack, children, recorded)
     problems = missing_references(stack, secrets, config_maps)
-    secret_writes, secret_problems = _secret_writes(stack, secrets, in_flight)
+    secret_writes, secret_problems = _secret_writes(stack, secrets, children, in_flight)
     problems += secret_problems
     writes = list(secret_writes)
     if not problems:
-        writes += child_writes(
+        more, conflicts = child_writes(
             stack,
             children=children,
             secrets=secrets,
             config_maps=config_maps,
             plan=plan,
             in_flight=in_flight,
+            taken=taken or {},
         )
+        writes += more
+        problems += conflicts
     return Decision(plan, tuple(problems), tuple(writes))
 
 
-def release_plan(stack: DjangoStack, children: Children) -> ReleasePlan:
+def serving_release(
+    stack: DjangoStack, children: Children, recorded: Release | None
+) -> Release | None:
+    """The release the app tiers serve, read from every record of it, so that losing any one
+    (a deleted Deployment, a status wiped by a restore of the object) loses nothing.
+
+    Each app Deployment carries the release it runs and the status records the one the
+    operator last rolled. They disagree only while a roll is under way or after a loss; a
+    record of the desired release means it was migrated, so it wins; otherwise web's (the
+    tier rolled first), then the status's, then a pool's or beat's.
+    """
     deployments = children.get("Deployment", {})
-    released = released_from(deployments.get(stack.names.web))
+    names = stack.names
+    tiers = [names.web, *(names.worker(pool.name) for pool in stack.spec.workers), names.beat]
+    found = [released_from(deployments.get(name)) for name in tiers]
+    records = [found[0], recorded, *found[1:]]
+    known = [release for release in records if release is not None]
+    desired = next((r for r in known if r.hash == stack.spec.release_hash), None)
+    return desired or next(iter(known), None)
+
+
+def release_plan(
+    stack: DjangoStack, children: Children, recorded: Release | None = None
+) -> ReleasePlan:
+    released = serving_release(stack, children, recorded)
     if stack.spec.database.managed is None:
         database_ready = True
     else:
@@ -131,29 +168,63 @@ def release_plan(stack: DjangoStack, children: Children) -> ReleasePlan:
 
 
 def _secret_writes(
-    stack: DjangoStack, secrets: Mapping[str, ObjectInfo], in_flight: InFlight
+    stack: DjangoStack,
+    secrets: Mapping[str, ObjectInfo],
+    children: Children,
+    in_flight: InFlight,
 ) -> tuple[list[Write], list[tuple[str, str]]]:
-    """Create each generated Secret once; never touch one that exists (the user's included)."""
+    """Create each generated Secret once and never change its values, with two exceptions
+    that follow the spec: a self-signed certificate is made again for a new host, and the
+    owner follows deletionPolicy (with Retain the passwords outlive the stack, like the data
+    they protect). A Secret that is gone while the data made with it remains is not made
+    again: new values would not fit that data, so the stack stalls and says so."""
     writes: list[Write] = []
     problems: list[tuple[str, str]] = []
+    claims = children.get("PersistentVolumeClaim", {})
     for wanted in generated_secrets(stack):
+        key = ("Secret", stack.namespace, wanted.name)
         existing = secrets.get(wanted.name)
         if existing is not None:
-            missing = [key for key in wanted.keys if key not in existing.keys]
+            missing = [k for k in wanted.keys if k not in existing.keys]
             if missing:
                 problems.append(
                     ("SecretKeyMissing", f"Secret {wanted.name} has no key {', '.join(missing)}")
                 )
+            made_for = wanted.made_for
+            if (
+                made_for is not None
+                and existing.made_for != made_for
+                and not _pending(in_flight, key, made_for, None)
+            ):
+                writes.append(
+                    Write(
+                        "regenerate-secret", "Secret", wanted.name, "v1", made_for,
+                        body={"metadata": _made_for(wanted)}, secret=wanted,
+                        event=Event("Normal", "CertificateRenewed",
+                                    f"Made a new self-signed certificate for {wanted.host}"),
+                    )
+                )  # fmt: skip
+            owner_write = _owner_write(stack, "Secret", wanted.name, existing.owner, in_flight)
+            if owner_write is not None:
+                writes.append(owner_write)
             continue
-        if _pending(in_flight, ("Secret", stack.namespace, wanted.name), CREATED, None):
+        if _pending(in_flight, key, CREATED, None):
+            continue
+        kept = [claim for claim in wanted.guards if _live(claims.get(claim))]
+        if kept:
+            problems.append(
+                (
+                    Reason.SECRET_LOST,
+                    f"Secret {wanted.name} is gone but volume claim {', '.join(kept)} holds"
+                    " data made with its values; restore the Secret (e.g. from your backup of"
+                    " it), or delete the claim to start with empty data",
+                )
+            )
             continue
         metadata = meta.metadata(
-            stack,
-            wanted.name,
-            wanted.component,
-            # With Retain the passwords must outlive the stack, like the data they protect.
-            owned=stack.spec.deletion_policy == "Delete",
-        )
+            stack, wanted.name, wanted.component, owned=_owned(stack),
+            annotations=_made_for(wanted).get("annotations"),
+        )  # fmt: skip
         writes.append(
             Write(
                 "create-secret", "Secret", wanted.name, "v1", CREATED,
@@ -162,6 +233,37 @@ def _secret_writes(
             )
         )  # fmt: skip
     return writes, problems
+
+
+def _made_for(wanted: GeneratedSecret) -> dict[str, Any]:
+    return {"annotations": {MADE_FOR: wanted.made_for}} if wanted.made_for else {}
+
+
+def _live(obj: Mapping[str, Any] | None) -> bool:
+    return obj is not None and not obj.get("metadata", {}).get("deletionTimestamp")
+
+
+def _owned(stack: DjangoStack) -> bool:
+    """Objects that keep data (generated Secrets, the backup claim) go with the stack only
+    with deletionPolicy Delete; the data volumes follow through their StatefulSet."""
+    return stack.spec.deletion_policy == "Delete"
+
+
+def _owner_write(
+    stack: DjangoStack, kind: str, name: str, owner: str | None, in_flight: InFlight
+) -> Write | None:
+    """Make the object's owner follow deletionPolicy, when it does not already."""
+    owned = _owned(stack)
+    if (owner == stack.metadata.uid) == owned and (owned or owner is None):
+        return None
+    what = "owned" if owned else "kept"
+    if _pending(in_flight, (f"owner/{kind}", stack.namespace, name), what, None):
+        return None
+    references = [meta.owner_reference(stack)] if owned else None
+    return Write(
+        "set-owner", kind, name, BY_KIND[kind].api_version if kind in BY_KIND else "v1", what,
+        body={"metadata": {"ownerReferences": references}},
+    )  # fmt: skip
 
 
 def desired_children(
@@ -207,13 +309,27 @@ def child_writes(
     config_maps: Mapping[str, ObjectInfo],
     plan: ReleasePlan,
     in_flight: InFlight,
-) -> list[Write]:
+    taken: Mapping[tuple[str, str], str],
+) -> tuple[list[Write], list[tuple[str, str]]]:
+    """The writes that make the children what the stack says, and the names it cannot have
+    because another stack (or an earlier stack of this name, not yet gone) holds them:
+    those are left alone, never fought over."""
     desired, start_now = desired_children(stack, children, secrets, config_maps, plan)
     writes: list[Write] = []
+    conflicts: list[tuple[str, str]] = []
     for obj in desired:
         kind, name = obj["kind"], obj["metadata"]["name"]
         key = (kind, stack.namespace, name)
         current = children.get(kind, {}).get(name)
+        holder = taken.get((kind, name)) or _other_controller(current, stack.metadata.uid)
+        if holder is not None:
+            conflicts.append(
+                (
+                    Reason.NAME_CONFLICT,
+                    f"{kind} {name} belongs to {holder}; the stack leaves it alone",
+                )
+            )
+            continue
         if kind in CREATE_ONLY:
             # Release Jobs start when the plan says so; on-demand backups and claims at once.
             if not start_now.get(name, True) or current is not None:
@@ -262,7 +378,23 @@ def child_writes(
                     event=Event("Normal", "Pruned", f"Deleted {kind} {name}, not in the spec"),
                 )
             )  # fmt: skip
-    return writes
+    claim = children.get("PersistentVolumeClaim", {}).get(stack.names.backup_pvc)
+    if claim is not None and _other_controller(claim, stack.metadata.uid) is None:
+        owner = next((r.get("uid") for r in claim["metadata"].get("ownerReferences") or []), None)
+        owner_write = _owner_write(
+            stack, "PersistentVolumeClaim", stack.names.backup_pvc, owner, in_flight
+        )
+        if owner_write is not None:
+            writes.append(owner_write)
+    return writes, conflicts
+
+
+def _other_controller(obj: Mapping[str, Any] | None, uid: str | None) -> str | None:
+    """Who controls `obj`, when it is not the stack of `uid`."""
+    for ref in (obj or {}).get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("uid") != uid:
+            return f"{ref.get('kind')} {ref.get('name')} (uid {ref.get('uid')})"
+    return None
 
 
 def _owned_by(obj: Mapping[str, Any], uid: str | None) -> bool:

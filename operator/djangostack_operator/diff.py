@@ -28,16 +28,28 @@ def with_applied_digest(desired: dict[str, Any]) -> dict[str, Any]:
 
 
 def is_subset(desired: Any, live: Any) -> bool:
-    """Every value in `desired` is in `live`: dicts by key, lists item by item (same length)."""
+    """Every value in `desired` is in `live`: dicts by key, lists item by item (same length).
+
+    An empty desired value ("", {}, []) matches an absent one: the API server drops empty
+    fields it stores with `omitempty` (an env var's `value: ""`), and a write to put them
+    back would repeat every resync.
+    """
     if isinstance(desired, dict):
         if not isinstance(live, dict):
             return False
-        return all(key in live and is_subset(value, live[key]) for key, value in desired.items())
+        return all(
+            is_subset(value, live[key]) if key in live else _empty(value)
+            for key, value in desired.items()
+        )
     if isinstance(desired, list):
         if not isinstance(live, list) or len(desired) != len(live):
             return False
         return all(is_subset(d, v) for d, v in zip(desired, live, strict=True))
     return bool(desired == live)
+
+
+def _empty(value: Any) -> bool:
+    return isinstance(value, (str, dict, list)) and not value
 
 
 def up_to_date(stamped: dict[str, Any], live: dict[str, Any] | None) -> bool:

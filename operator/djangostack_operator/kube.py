@@ -94,9 +94,10 @@ class Kube:
 
     # -- children -----------------------------------------------------------------------
 
-    def apply(self, obj: dict[str, Any]) -> None:
-        """Server-side apply, taking ownership of every field in `obj` (force)."""
-        self._server_side_apply(obj, obj["metadata"]["namespace"], FIELD_MANAGER)
+    def apply(self, obj: dict[str, Any], force: bool = True) -> None:
+        """Server-side apply, taking ownership of every field in `obj` (with force, also of
+        fields another manager set; without, the API server refuses those with 409)."""
+        self._server_side_apply(obj, obj["metadata"]["namespace"], FIELD_MANAGER, force)
 
     def _server_side_apply(
         self, body: dict[str, Any], namespace: str, manager: str, force: bool = True
@@ -201,6 +202,29 @@ class Kube:
                 return False
             raise
         return True
+
+    def rewrite_secret(
+        self, namespace: str, name: str, metadata: dict[str, Any], data: dict[str, str]
+    ) -> None:
+        """Replace the data (and merge the metadata) of a Secret the operator generated."""
+        body = {"metadata": metadata, "data": data}
+        with _request("patch"):
+            self.core.patch_namespaced_secret(
+                name, namespace, body, field_manager=FIELD_MANAGER,
+                _request_timeout=REQUEST_TIMEOUT,
+            )  # fmt: skip
+
+    def patch_metadata(
+        self, api_version: str, kind: str, namespace: str, name: str, patch: dict[str, Any]
+    ) -> None:
+        """A JSON merge patch (lists, such as ownerReferences, are replaced whole)."""
+        with _request("patch"):
+            resource = self._resource(api_version, kind)
+            resource.patch(
+                body=patch, name=name, namespace=namespace,
+                content_type="application/merge-patch+json", field_manager=FIELD_MANAGER,
+                _request_timeout=REQUEST_TIMEOUT,
+            )  # fmt: skip
 
     def list_names(
         self, api_version: str, kind: str, namespace: str | None, label_selector: str | None

@@ -24,6 +24,7 @@ from djangostack_operator.decide import Decision, Event, InFlight, Write, compon
 from djangostack_operator.kube import ApiError, Kube
 from djangostack_operator.render.backup import BACKUP
 from djangostack_operator.render.ingress import tls_secret_name
+from djangostack_operator.render.pod import Release
 from djangostack_operator.spec import DjangoStack
 from djangostack_operator.status import Observation, WriteFailure, compute_status
 from djangostack_operator.status_types import DjangoStackStatus, Reason
@@ -159,7 +160,13 @@ def _reconcile_valid(
     recent: RecentWrites,
     outcome: Outcome,
 ) -> None:
-    decision = decide(stack, observed.children, observed.secrets, observed.config_maps, in_flight)
+    stored = previous_status(body)
+    # What we wrote last is newer than what the watch has shown us, when we have it.
+    previous = last_written or stored
+    decision = decide(
+        stack, observed.children, observed.secrets, observed.config_maps, in_flight,
+        recorded=_recorded_release(previous), taken=observed.taken,
+    )  # fmt: skip
     _execute(kube, stack.namespace, decision=decision, outcome=outcome, emit=emit, recent=recent)
 
     observation = Observation(
@@ -175,9 +182,6 @@ def _reconcile_valid(
         ),
         failures=tuple(outcome.failures),
     )
-    stored = previous_status(body)
-    # What we wrote last is newer than what the watch has shown us, when we have it.
-    previous = last_written or stored
     status = compute_status(stack, observation, previous, now)
     outcome.status = status
     if status not in (stored, last_written):
@@ -208,11 +212,23 @@ def _execute(
     recent: RecentWrites,
 ) -> None:
     for write in decision.writes:
-        key = (write.kind, namespace, write.name)
+        key = (write.in_flight_key, namespace, write.name)
         try:
             done = _perform(kube, namespace, write)
         except ApiError as failure:
-            outcome.failures.append(WriteFailure(write.describe(), failure.status, failure.message))
+            # An apply without force meets fields someone else manages: an object of that
+            # name exists and is not ours. It is left alone until a person sorts it out.
+            conflict = failure.status == 409 and write.verb == "apply"
+            outcome.failures.append(
+                WriteFailure(
+                    write.describe(),
+                    failure.status,
+                    f"an object of this name exists and is not the stack's: {failure.message}"
+                    if conflict
+                    else failure.message,
+                    conflict=conflict,
+                )
+            )
             log.warning("Failed to write %s in %s: %s", write.describe(), namespace, failure)
             if failure.status in ABORTING:
                 break
@@ -240,13 +256,29 @@ def _perform(kube: Kube, namespace: str, write: Write) -> bool:
         return kube.create_secret(namespace, write.body["metadata"], secret_type, data)
     if write.verb == "create":
         return kube.create(write.body)
+    if write.verb == "regenerate-secret":
+        assert write.secret is not None
+        _, data = secretgen.secret_data(write.secret)
+        kube.rewrite_secret(namespace, write.name, write.body["metadata"], data)
+        return True
+    if write.verb == "set-owner":
+        kube.patch_metadata(write.api_version, write.kind, namespace, write.name, write.body)
+        return True
     if write.verb == "delete":
         kube.delete(write.api_version, write.kind, namespace, write.name)
         return True
     if write.hand_over_replicas:
         kube.hand_over_replicas(write.body)
-    kube.apply(write.body)
+    # Force only over an object the caches show as the stack's own; one they do not show
+    # may be someone else's, and the API server then refuses with a conflict.
+    kube.apply(write.body, force=write.live_version is not None)
     return True
+
+
+def _recorded_release(status: DjangoStackStatus | None) -> Release | None:
+    if status is None or not status.released_image or not status.release_hash:
+        return None
+    return Release(status.released_image, status.release_hash)
 
 
 def transition_events(previous: DjangoStackStatus | None, status: DjangoStackStatus) -> list[Event]:

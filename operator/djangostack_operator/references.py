@@ -14,10 +14,13 @@ from djangostack_operator.spec import DjangoStack
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """What the operator keeps of a Secret or ConfigMap: keys and a content digest, no values."""
+    """What the operator keeps of a Secret or ConfigMap: keys and a content digest, no values;
+    for the Secrets it generates, what they were made for and their controlling owner."""
 
     keys: frozenset[str]
     digest: str
+    made_for: str | None = None  # the MADE_FOR annotation
+    owner: str | None = None  # uid of the controller ownerReference
 
 
 def missing_references(

@@ -20,6 +20,11 @@ from djangostack_operator.render.secrets import GeneratedSecret
 # 48 bytes -> 64 characters: Django's deploy check wants a SECRET_KEY of at least 50.
 TOKEN_BYTES = 48
 CERTIFICATE_DAYS = 365
+# X.509 limits a Common Name to 64 characters, while a host may have 253. Clients match
+# the host against the subject alternative name only, so a long host keeps that and the
+# subject gets a plain description instead.
+MAX_COMMON_NAME = 64
+LONG_HOST_COMMON_NAME = "djangostack self-signed"
 
 
 def random_token() -> str:
@@ -29,7 +34,8 @@ def random_token() -> str:
 def self_signed_certificate(host: str) -> tuple[bytes, bytes]:
     """(certificate PEM, key PEM) for `host`, valid for a year."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    common_name = host if len(host) <= MAX_COMMON_NAME else LONG_HOST_COMMON_NAME
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()

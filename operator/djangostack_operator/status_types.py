@@ -42,6 +42,12 @@ class Reason(StrEnum):
     INVALID_SPEC = "InvalidSpec"
     # Retrying a failed write after its backoff.
     RETRYING = "Retrying"
+    # An object the stack would write belongs to another stack or to nobody the operator
+    # knows (Stalled; the object is left alone).
+    NAME_CONFLICT = "NameConflict"
+    # A generated Secret is gone while data made with its values remains (Stalled; a new
+    # password would not open the old database).
+    SECRET_LOST = "SecretLost"
 
 
 CONDITION_TYPES = (

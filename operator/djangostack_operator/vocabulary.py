@@ -14,6 +14,9 @@ OPERATOR = "djangostack-operator"
 # Server-side selector of everything the operator manages.
 MANAGED_SELECTOR = f"{MANAGED_BY}={OPERATOR}"
 
+# On a Secret the operator generated: what its values were made for (a certificate's host).
+MADE_FOR = "djangostack.io/made-for"
+
 # Server-side apply field managers: every child field, and the hand-over of spec.replicas.
 FIELD_MANAGER = "djangostack-operator"
 HANDOVER_MANAGER = "djangostack-operator-handover"

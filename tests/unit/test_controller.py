@@ -110,3 +110,20 @@ def test_events_of_namespaces_outside_the_patterns_are_ignored() -> None:
     assert rt.queue.get(timeout=0) is None and rt.cache.stack_keys() == []
     rt.stack_changed(stack_object(namespace="op-1"), None)
     assert rt.queue.get(timeout=0) == ("op-1", "shop")
+
+
+def test_an_older_spec_of_a_stack_is_never_acted_on() -> None:
+    rt = runtime(Clock())
+    body = stack_object(namespace="ns")
+    newer = {**body, "metadata": {**body["metadata"], "generation": 3}, "spec": {"image": "b:2"}}
+    older = {**body, "metadata": {**body["metadata"], "generation": 2}, "spec": {"image": "a:1"}}
+    rt.stack_changed(newer, None)
+    rt.queue.done(rt.queue.get(timeout=0))  # type: ignore[arg-type]
+    # A restarted watch delivers the older body: it neither replaces the newer nor queues.
+    rt.stack_changed(older, "MODIFIED")
+    assert rt.queue.get(timeout=0) is None
+    assert rt.cache.stack(("ns", "shop")) == newer
+    # A new object of the same name (another uid) starts again at generation 1.
+    again = {**older, "metadata": {**older["metadata"], "uid": "other", "generation": 1}}
+    rt.stack_changed(again, "ADDED")
+    assert rt.cache.stack(("ns", "shop")) == again

@@ -46,6 +46,20 @@ def test_hand_edit_is_drift() -> None:
     assert not diff.up_to_date(stamped, live)
 
 
+def test_empty_values_the_api_server_drops_are_not_drift() -> None:
+    stack = make_stack(env=[{"name": "EMPTY", "value": ""}])
+    stamped = diff.with_applied_digest(django.web_deployment(stack, RenderContext()))
+    live = as_stored(stamped)
+    container = live["spec"]["template"]["spec"]["containers"][0]
+    empty = next(e for e in container["env"] if e["name"] == "EMPTY")
+    assert empty == {"name": "EMPTY", "value": ""}
+    del empty["value"]  # omitempty: the API server stores {"name": "EMPTY"}
+    assert diff.up_to_date(stamped, live)
+    # A value that is not empty still has to be there.
+    empty["value"] = "x"
+    assert not diff.up_to_date(stamped, live)
+
+
 def test_a_field_we_stopped_setting_still_needs_a_write() -> None:
     before = diff.with_applied_digest(deployment())
     live = as_stored(before)

@@ -29,7 +29,7 @@ class RecordingKube:
         if obj["kind"] in self.refuse:
             raise self.refuse[obj["kind"]]
 
-    def apply(self, obj: dict[str, Any]) -> None:
+    def apply(self, obj: dict[str, Any], force: bool = True) -> None:
         self._maybe_refuse(obj)
         self.applied.append(f"{obj['kind']} {obj['metadata']['name']}")
 

@@ -507,10 +507,13 @@ def test_suspended_backups_keep_the_cronjob() -> None:
     assert backup.backup_cronjob(make_stack(backup={"suspend": True}))["spec"]["suspend"] is True
 
 
+DATABASE = ("data-shop-postgres-0",)  # the database's data volume claim
+
+
 def test_generated_secrets_are_names_and_keys_only() -> None:
     assert generated_secrets(make_stack()) == [
-        GeneratedSecret("shop-django", "web", "random", ("secret-key",)),
-        GeneratedSecret("shop-postgres", "postgres", "random", ("password",)),
+        GeneratedSecret("shop-django", "web", "random", ("secret-key",), guards=DATABASE),
+        GeneratedSecret("shop-postgres", "postgres", "random", ("password",), guards=DATABASE),
         GeneratedSecret("shop-redis", "redis", "random", ("password",)),
         GeneratedSecret(
             "shop-tls", "ingress", "self-signed-tls", ("tls.crt", "tls.key"), "shop.example.com"

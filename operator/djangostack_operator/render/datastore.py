@@ -23,6 +23,13 @@ from djangostack_operator.spec import DjangoStack, Resources
 POSTGRES = "postgres"
 REDIS = "redis"
 DATA_VOLUME = "data"
+
+
+def data_claim(statefulset: str) -> str:
+    """The claim the StatefulSet controller makes for the one pod's data volume."""
+    return f"{DATA_VOLUME}-{statefulset}-0"
+
+
 PGDATA_MOUNT = "/var/lib/postgresql/data"
 
 
