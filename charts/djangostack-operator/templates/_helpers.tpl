@@ -52,10 +52,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [batch]
   resources: [jobs, cronjobs]
   verbs: [get, list, watch, create, patch, delete]
-# Volume claims and Secrets are created, never changed or deleted by the operator.
+# Volume claims and Secrets are never deleted by the operator; it patches only their owner
+# (deletionPolicy) and a self-signed certificate it made for an earlier host.
 - apiGroups: [""]
   resources: [persistentvolumeclaims, secrets]
-  verbs: [list, watch, create]
+  verbs: [list, watch, create, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
