@@ -46,6 +46,7 @@ RESERVED_INFIX = "-worker"
 QUANTITY = quantity.GRAMMAR
 CRON = r"^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
 ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+ENV_PREFIX = r"^([-._a-zA-Z][-._a-zA-Z0-9]*)?$"
 # Keys of Secrets and ConfigMaps, as the API checks them.
 CONFIG_KEY = r"^[-._a-zA-Z0-9]+$"
 PYTHON_MODULE = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
@@ -320,7 +321,7 @@ class NameRef(Model):
 
 
 class EnvFromSource(RuledApiModel):
-    prefix: Annotated[str, StringConstraints(pattern=ENV_NAME, max_length=253)] | None = Field(
+    prefix: Annotated[str, StringConstraints(pattern=ENV_PREFIX, max_length=253)] | None = Field(
         None, description="Prefix added to every variable name."
     )
     config_map_ref: NameRef | None = Field(None, description="Every key of a ConfigMap.")

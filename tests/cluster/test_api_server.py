@@ -136,3 +136,39 @@ def test_immutable_storage_class_cannot_change(
     objects.patch_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL, "shop", {"spec": {"web": {"replicas": 3}}}
     )
+
+
+def refused_patch(api_client: client.ApiClient, namespace: str, spec: dict[str, Any]) -> str:
+    objects = client.CustomObjectsApi(api_client)
+    with pytest.raises(ApiException) as rejected:
+        objects.patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, "shop", {"spec": spec}
+        )
+    assert rejected.value.status == 422
+    return server_message(rejected.value)
+
+
+def test_the_backup_volume_cannot_change_size_or_class(
+    api_client: client.ApiClient, namespace: str
+) -> None:
+    create_stack(api_client, namespace, stack_object(namespace=namespace, uid=None))
+    message = refused_patch(api_client, namespace, {"backup": {"storage": "20Gi"}})
+    assert "spec.backup.storage" in message and "storage is immutable" in message
+    message = refused_patch(api_client, namespace, {"backup": {"storageClassName": "fast"}})
+    assert "spec.backup.storageClassName" in message
+
+
+@pytest.mark.parametrize("service", ["database", "redis"])
+def test_managed_to_external_is_allowed_and_back_to_managed_is_refused(
+    api_client: client.ApiClient, namespace: str, service: str
+) -> None:
+    create_stack(api_client, namespace, stack_object(namespace=namespace, uid=None))
+    objects = client.CustomObjectsApi(api_client)
+    external = {"managed": None, "external": {"urlSecretRef": {"name": f"{service}-url"}}}
+    objects.patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, "shop", {"spec": {service: external}}
+    )
+    back = {"managed": {"storage": "5Gi"}, "external": None}
+    message = refused_patch(api_client, namespace, {service: back})
+    assert f"spec.{service}.managed" in message
+    assert "cannot switch from external to managed" in message

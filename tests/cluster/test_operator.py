@@ -369,9 +369,29 @@ def test_sigkill_mid_release_then_restart_converges_without_duplicate_jobs(
     ]  # fmt: skip
 
 
-def test_idle_resyncs_after_ready_make_zero_writes(solo_stacks: Stacks, solo_operator: Any) -> None:
+# Inputs the API server stores in another form than written: quantities it canonicalises
+# (0.1 -> 100m, 1024Mi -> 1Gi, 1.5Gi -> 1536Mi, 1e3 -> 1e3), empty values it drops.
+NON_CANONICAL = {
+    "web": {"resources": {"requests": {"cpu": "0.1", "memory": "262144Ki"},
+                          "limits": {"cpu": "1000m", "memory": "1.5Gi"}}},
+    "workers": [{"name": "default", "resources": {"requests": {"cpu": ".05", "memory": "1e8"},
+                                                  "limits": {"memory": "1024Mi"}}}],
+    "database": {"managed": {"storage": "1024Mi"}},
+    "redis": {"managed": {"storage": "0.5Gi"}},
+    "backup": {"storage": "2048Mi"},
+    "env": [{"name": "EMPTY", "value": ""}, {"name": "PLAIN", "value": "x"}],
+    "envFrom": [{"prefix": "", "configMapRef": {"name": "absent", "optional": True}}],
+    "podAnnotations": {"example.com/empty": ""},
+    "ingress": {"host": "shop.example.com", "annotations": {"example.com/empty": ""}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("spec", [{}, NON_CANONICAL], ids=["defaults", "non-canonical"])
+def test_idle_resyncs_after_ready_make_zero_writes(
+    solo_stacks: Stacks, solo_operator: Any, spec: dict[str, Any]
+) -> None:
     operator = solo_operator(resync_seconds=1)
-    solo_stacks.create()
+    solo_stacks.create(**spec)
     solo_stacks.wait_ready()
     # Let the last watch events of the rollout arrive, then measure.
     wait_for("a quiet moment", lambda: _quiet(operator, seconds=2), timeout=60)
