@@ -20,7 +20,7 @@ from typing import Any
 
 from djangostack_operator.kinds import CHILD_KINDS
 from djangostack_operator.references import ObjectInfo
-from djangostack_operator.vocabulary import INSTANCE, MADE_FOR
+from djangostack_operator.vocabulary import INSTANCE, MADE_FOR, MANAGED_BY, OPERATOR
 
 # (kind, namespace, name) of any object the cache holds.
 ObjectKey = tuple[str, str, str]
@@ -49,7 +49,8 @@ def config_info(kind: str, body: Mapping[str, Any]) -> ObjectInfo:
         (r.get("uid") for r in metadata.get("ownerReferences") or [] if r.get("controller")), None
     )
     made_for = (metadata.get("annotations") or {}).get(MADE_FOR)
-    return ObjectInfo(frozenset(data), content_digest(data), made_for, owner)
+    ours = (metadata.get("labels") or {}).get(MANAGED_BY) == OPERATOR
+    return ObjectInfo(frozenset(data), content_digest(data), made_for, owner, ours)
 
 
 def _older(metadata: Mapping[str, Any], kept: Mapping[str, Any]) -> bool:

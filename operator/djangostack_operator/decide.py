@@ -204,8 +204,9 @@ def _secret_writes(
                                     f"Made a new self-signed certificate for {wanted.host}"),
                     )
                 )  # fmt: skip
+            # A Secret the user made under this name (their own password) stays theirs.
             owner_write = _owner_write(stack, "Secret", wanted.name, existing.owner, in_flight)
-            if owner_write is not None:
+            if owner_write is not None and existing.ours:
                 writes.append(owner_write)
             continue
         if _pending(in_flight, key, CREATED, None):

@@ -21,6 +21,7 @@ class ObjectInfo:
     digest: str
     made_for: str | None = None  # the MADE_FOR annotation
     owner: str | None = None  # uid of the controller ownerReference
+    ours: bool = False  # labelled as made by the operator (not a Secret the user made)
 
 
 def missing_references(

@@ -41,7 +41,7 @@ def secret_info(write: Write, before: ObjectInfo | None = None) -> ObjectInfo:
     owners = metadata.get("ownerReferences")
     owner = owners[0]["uid"] if owners else (before.owner if before else None)
     made_for = (metadata.get("annotations") or {}).get(MADE_FOR)
-    return ObjectInfo(frozenset(write.secret.keys), "digest", made_for, owner)
+    return ObjectInfo(frozenset(write.secret.keys), "digest", made_for, owner, ours=True)
 
 
 def perform(world: World, secrets: dict[str, ObjectInfo], writes: tuple[Write, ...]) -> None:
@@ -279,3 +279,11 @@ def test_a_child_controlled_by_another_object_is_never_written() -> None:
     assert [reason for reason, _ in decision.problems] == ["NameConflict"]
     assert "DjangoStack shop (uid earlier)" in decision.problems[0][1]
     assert "apply Service shop-web" not in table(decision.writes)
+
+
+def test_a_secret_the_user_made_under_a_generated_name_is_never_adopted() -> None:
+    stack = make_stack(deletionPolicy="Delete")
+    world, secrets = converged(stack)
+    secrets["shop-postgres"] = ObjectInfo(frozenset({"password"}), "theirs", ours=False)
+    rows = table(decide(stack, world, secrets, {}, {}).writes)
+    assert not [row for row in rows if "shop-postgres" in row]
