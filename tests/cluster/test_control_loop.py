@@ -339,21 +339,42 @@ def test_two_replicas_one_leads_and_the_other_takes_over_when_it_dies(
             replica.kill()
 
 
-def test_a_schedule_the_cronjob_api_would_refuse_is_refused_before_any_write(
-    solo_stacks: Stacks, solo_operator: Any
+# Values the CRD lets through (it checks only their shape) and a child's API would refuse.
+ONLY_THE_MODELS_KNOW = [
+    ({"backup": {"schedule": "99 99 * * *"}}, {"backup": {"schedule": "0 3 * * *"}},
+     "spec.backup.schedule: must be a cron schedule the CronJob API accepts: minute field"),
+    ({"backup": {"schedule": "0 3 * * 7"}}, {"backup": {"schedule": "0 3 * * 0"}},
+     "spec.backup.schedule: must be a cron schedule the CronJob API accepts: day of week"),
+    ({"backup": {"timeZone": "Mars/Olympus_Mons"}}, {"backup": {"timeZone": "UTC"}},
+     "spec.backup.timeZone: Mars/Olympus_Mons is not an IANA time zone"),
+    ({"web": {"resources": {"requests": {"cpu": "1e100"}}}},
+     {"web": {"resources": {"requests": {"cpu": "1"}}}},
+     "spec.web.resources.requests.cpu: '1e100' is too large"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("bad", "fixed", "message"), ONLY_THE_MODELS_KNOW, ids=["cron", "sunday-7", "zone", "quantity"]
+)
+def test_a_value_a_child_api_would_refuse_is_refused_before_any_write(
+    solo_stacks: Stacks,
+    solo_operator: Any,
+    bad: dict[str, Any],
+    fixed: dict[str, Any],
+    message: str,
 ) -> None:
     operator = solo_operator()
-    solo_stacks.create(backup={"schedule": "99 99 * * *"})  # the CRD's pattern allows it
+    solo_stacks.create(**bad)  # the CRD lets it through
     stalled = solo_stacks.wait_condition("Stalled", "True")
     condition = next(c for c in stalled["status"]["conditions"] if c["type"] == "Stalled")
     assert condition["reason"] == "InvalidSpec"
-    assert condition["message"].startswith("spec.backup.schedule: must be a valid cron schedule")
+    assert condition["message"].startswith(message), condition["message"]
     assert solo_stacks.condition("Ready")["status"] == "False"
     # Nothing was written but the status: not a Secret, not a child.
     assert list(solo_stacks.resource_versions()) == ["DjangoStack/shop"]
     assert operator.reconciles("error") == 0
     # Fixing the field brings the stack up.
-    solo_stacks.patch_spec({"backup": {"schedule": "0 3 * * *"}})
+    solo_stacks.patch_spec(fixed)
     solo_stacks.wait_ready()
 
 
