@@ -73,11 +73,25 @@ def field_rule(cel: str, message: str, check: Callable[[Any], bool]) -> tuple[An
     In CEL `self` is the value itself. Unlike model rules, a field rule is reported together
     with the other field errors.
     """
+    return field_rules((cel, message, check))
 
-    def validate(value: Any) -> Any:
-        if not check(value):
-            raise RuleError("", message)
-        return value
 
-    crd: JsonDict = {"x-kubernetes-validations": [{"rule": cel, "message": message}]}
-    return (AfterValidator(validate), Field(json_schema_extra=crd))
+def field_rules(*rules: tuple[str, str, Callable[[Any], bool]]) -> tuple[Any, ...]:
+    """Several rules on one value, in order (one Field: a second would replace the first's
+    CRD validations)."""
+
+    def validator(message: str, check: Callable[[Any], bool]) -> AfterValidator:
+        def validate(value: Any) -> Any:
+            if not check(value):
+                raise RuleError("", message)
+            return value
+
+        return AfterValidator(validate)
+
+    crd: JsonDict = {
+        "x-kubernetes-validations": [{"rule": cel, "message": message} for cel, message, _ in rules]
+    }
+    return (
+        *(validator(message, check) for _, message, check in rules),
+        Field(json_schema_extra=crd),
+    )

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.alias_generators import to_camel
 
 from djangostack_operator import cron, quantity
-from djangostack_operator.rules import Rule, RuledModel, RuleError, field_rule
+from djangostack_operator.rules import Rule, RuledModel, RuleError, field_rule, field_rules
 
 GROUP = "djangostack.io"
 VERSION = "v1alpha1"
@@ -650,15 +650,17 @@ class IngressSpec(Model):
     host: Annotated[
         str,
         StringConstraints(max_length=253),
-        *field_rule(
-            f"self.matches(r'{DNS_NAME}')",
-            "must be a lowercase DNS name such as shop.example.com",
-            lambda host: re.match(DNS_NAME, host) is not None,
-        ),
-        *field_rule(
-            f"!self.matches(r'{IPV4}')",
-            "must be a DNS name, not an IP address (the Ingress API refuses IPs as hosts)",
-            lambda host: not _is_ip(host),
+        *field_rules(
+            (
+                f"self.matches(r'{DNS_NAME}')",
+                "must be a lowercase DNS name such as shop.example.com",
+                lambda host: re.match(DNS_NAME, host) is not None,
+            ),
+            (
+                f"!self.matches(r'{IPV4}')",
+                "must be a DNS name, not an IP address (the Ingress API refuses IPs as hosts)",
+                lambda host: not _is_ip(host),
+            ),
         ),
     ] = Field(description="Public host name of the app, e.g. shop.example.com.")
     class_name: DnsName | None = Field(

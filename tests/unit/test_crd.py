@@ -131,3 +131,14 @@ def test_api_docs_field_reference_is_current() -> None:
     assert apidoc.BEGIN in document and apidoc.END in document
     assert apidoc.splice(document) == document, "run `make docs` to regenerate docs/api.md"
     assert "| `spec.web.replicas` | integer | `2` |" in document
+
+
+def test_every_rule_of_a_value_with_several_reaches_the_crd() -> None:
+    crd = build_crd()
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    host = spec["properties"]["ingress"]["properties"]["host"]
+    messages = [rule["message"] for rule in host["x-kubernetes-validations"]]
+    assert messages == [
+        "must be a lowercase DNS name such as shop.example.com",
+        "must be a DNS name, not an IP address (the Ingress API refuses IPs as hosts)",
+    ]
