@@ -5,10 +5,11 @@ becomes `1Gi`, `1.5Gi` becomes `1536Mi`). The renderer writes canonical quantiti
 objects it desires are equal to what the API server keeps and an idle stack is never
 rewritten; the models use `parse` to compare requests with limits.
 
-This follows apimachinery's `resource.Quantity` (ParseQuantity and CanonicalizeBytes): the
-value rounds up to whole nano units, a binary quantity is written with the largest power of
-1024 that divides it (or as decimal when it is below 1024 or not a whole number), a decimal
-one with its exponent lowered to a multiple of three and the SI suffix of that exponent.
+This follows apimachinery's `resource.Quantity` (ParseQuantity and CanonicalizeBytes) and
+the defaulting of every v1 ResourceList (container resources, claim sizes): the value rounds
+up to whole milli units, a binary quantity is written with the largest power of 1024 that
+divides it (or as decimal when it is below 1024 or not a whole number), a decimal one with
+its exponent lowered to a multiple of three and the SI suffix of that exponent.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from dataclasses import dataclass
 from decimal import ROUND_UP, Decimal, localcontext
 from typing import Literal
 
-# apimachinery's grammar, without a sign: no quantity of the API may be negative.
-GRAMMAR = r"^(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,3}))?$"
+# apimachinery's grammar without a sign (no quantity of the API may be negative) and without
+# a trailing dot (the API server keeps `1.` as written instead of in canonical form).
+GRAMMAR = r"^(([0-9]+(\.[0-9]+)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]{1,3}))?$"
 # The largest value the API server keeps exactly for every resource (an int64 of base units).
 MAX = Decimal(2**63 - 1)
 _BINARY = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
@@ -27,7 +29,7 @@ _DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "
 _DECIMAL_SUFFIX = {exponent: suffix for suffix, exponent in _DECIMAL.items()}
 _BINARY_SUFFIX = {exponent: suffix for suffix, exponent in _BINARY.items()} | {0: ""}
 _PARTS = re.compile(r"^([0-9.]+)(.*)$")
-_NANO = Decimal("1e-9")
+_MILLI = Decimal("1e-3")
 Format = Literal["BinarySI", "DecimalSI", "DecimalExponent"]
 
 
@@ -60,8 +62,9 @@ def parse(text: str) -> Quantity:
         if amount > MAX:
             raise ValueError(f"{text!r} is too large (at most {MAX} base units)")
         if amount != 0:
-            # Any non-zero request gets at least one nano unit, as the API server rounds.
-            amount = amount.quantize(_NANO, rounding=ROUND_UP)
+            # Any non-zero value gets at least one milli unit: the API server rounds every
+            # ResourceList value up to milli ("if you want some, you get some").
+            amount = amount.quantize(_MILLI, rounding=ROUND_UP)
         if format == "BinarySI" and 0 < amount < 1:
             format = "DecimalSI"
     return Quantity(amount, format)

@@ -50,9 +50,14 @@ ENV_PREFIX = r"^([-._a-zA-Z][-._a-zA-Z0-9]*)?$"
 # Keys of Secrets and ConfigMaps, as the API checks them.
 CONFIG_KEY = r"^[-._a-zA-Z0-9]+$"
 PYTHON_MODULE = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
-# Annotation keys: an optional DNS-subdomain prefix and a name (the API's qualified names).
-ANNOTATION_KEY = (
+# A qualified name (label keys): an optional DNS-subdomain prefix and a name of at most 63.
+QUALIFIED_NAME = (
     r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+# Annotation keys: qualified names, checked by the API after lowercasing them.
+ANNOTATION_KEY = (
+    r"^([a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 # The operator's own annotations: a user's value there would undo the operator's record.
@@ -70,7 +75,7 @@ IMAGE_PINNED = r"(@sha256:[0-9a-f]{64}$)|(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$)"
 FIELD_PATH = (
     r"^(metadata\.(name|namespace|uid)|spec\.(nodeName|serviceAccountName)"
     r"|status\.(hostIP|hostIPs|podIP|podIPs)"
-    rf"|metadata\.(labels|annotations)\['{ANNOTATION_KEY[1:-1]}'\])$"
+    rf"|metadata\.(labels|annotations)\['{QUALIFIED_NAME[1:-1]}'\])$"
 )
 # An IANA time zone name's shape; the operator checks the name against the time zone database.
 TIME_ZONE = r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$"

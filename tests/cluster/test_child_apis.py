@@ -54,7 +54,8 @@ def ingress(host: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("schedule", "verdict"),
-    [(s, True) for s in cases.SCHEDULES_ACCEPTED] + [(s, False) for s in cases.SCHEDULES_REFUSED],
+    [(s, True) for s in cases.SCHEDULES_ACCEPTED + cases.SCHEDULES_MODELS_REFUSE]
+    + [(s, False) for s in cases.SCHEDULES_REFUSED],
 )
 def test_cronjob_schedules(
     batch: client.BatchV1Api, module_namespace: str, schedule: str, verdict: bool
@@ -80,18 +81,27 @@ def test_cronjob_time_zones(
 def test_quantities_come_back_in_the_canonical_form_the_models_write(
     core: client.CoreV1Api, module_namespace: str, written: str, stored: str
 ) -> None:
-    body = {"metadata": {"name": "probe"}, "spec": {"hard": {"requests.cpu": written}}}
-    answer = accepted(core.create_namespaced_resource_quota, module_namespace, body)
+    resources = {"requests": {"cpu": written, "memory": written}}
+    body = pod({"image": PAUSE, "resources": resources})
+    answer = accepted(core.create_namespaced_pod, module_namespace, body)
     assert answer is not None
-    assert answer.spec.hard["requests.cpu"] == stored
+    assert answer.spec.containers[0].resources.requests == {"cpu": stored, "memory": stored}
+
+
+@pytest.mark.parametrize("written", cases.QUANTITIES_MODELS_REFUSE)
+def test_quantities_only_the_models_refuse_are_taken_by_the_pod_api(
+    core: client.CoreV1Api, module_namespace: str, written: str
+) -> None:
+    body = pod({"image": PAUSE, "resources": {"requests": {"cpu": written}}})
+    assert accepted(core.create_namespaced_pod, module_namespace, body) is not None
 
 
 @pytest.mark.parametrize("written", cases.QUANTITIES_REFUSED)
 def test_malformed_and_negative_quantities_are_refused(
     core: client.CoreV1Api, module_namespace: str, written: str
 ) -> None:
-    body = {"metadata": {"name": "probe"}, "spec": {"hard": {"requests.cpu": written}}}
-    assert accepted(core.create_namespaced_resource_quota, module_namespace, body) is None
+    body = pod({"image": PAUSE, "resources": {"requests": {"cpu": written}}})
+    assert accepted(core.create_namespaced_pod, module_namespace, body) is None
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ def test_schedules_the_cronjob_api_takes_are_taken(schedule: str) -> None:
     assert make_stack(backup={"schedule": schedule}).spec.backup.schedule == schedule
 
 
-@pytest.mark.parametrize("schedule", cases.SCHEDULES_REFUSED)
+@pytest.mark.parametrize("schedule", cases.SCHEDULES_REFUSED + cases.SCHEDULES_MODELS_REFUSE)
 def test_schedules_the_cronjob_api_refuses_are_refused_by_name(schedule: str) -> None:
     [problem] = refusal(backup={"schedule": schedule})
     assert problem.startswith("spec.backup.schedule: ")
@@ -61,7 +61,7 @@ def test_quantities_are_kept_in_the_api_servers_canonical_form(written: str, sto
     assert stack.spec.web.resources.requests.cpu == stored
 
 
-@pytest.mark.parametrize("written", cases.QUANTITIES_REFUSED)
+@pytest.mark.parametrize("written", cases.QUANTITIES_REFUSED + cases.QUANTITIES_MODELS_REFUSE)
 def test_malformed_or_negative_quantities_are_refused_by_name(written: str) -> None:
     [problem] = refusal(database={"managed": {"storage": written}})
     assert problem.startswith("spec.database.managed.storage: ")
