@@ -258,13 +258,14 @@ def _owner_write(
     if (owner == stack.metadata.uid) == owned and (owned or owner is None):
         return None
     what = "owned" if owned else "kept"
-    if _pending(in_flight, (f"owner/{kind}", stack.namespace, name), what, None):
-        return None
     references = [meta.owner_reference(stack)] if owned else None
-    return Write(
+    write = Write(
         "set-owner", kind, name, BY_KIND[kind].api_version if kind in BY_KIND else "v1", what,
         body={"metadata": {"ownerReferences": references}},
     )  # fmt: skip
+    if _pending(in_flight, (write.in_flight_key, stack.namespace, name), what, None):
+        return None
+    return write
 
 
 def desired_children(
