@@ -11,6 +11,7 @@ the start-up listing (controller.SyncGate) can tell when it holds everything tha
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import threading
 import time
@@ -35,22 +36,33 @@ def plain(body: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def content_digest(data: Mapping[str, Any] | None) -> str:
-    return hashlib.sha256(json.dumps(dict(data or {}), sort_keys=True).encode()).hexdigest()
+def content_digest(data: Mapping[str, Any] | None, key: str = "") -> str:
+    """A digest of the values; keyed (HMAC) when `key` is given."""
+    content = json.dumps(dict(data or {}), sort_keys=True).encode()
+    if key:
+        return hmac.new(key.encode(), content, hashlib.sha256).hexdigest()
+    return hashlib.sha256(content).hexdigest()
 
 
 def config_info(kind: str, body: Mapping[str, Any]) -> ObjectInfo:
-    """Keys and digest of a Secret or ConfigMap: the values are not kept."""
+    """Keys and digest of a Secret or ConfigMap: the values are not kept.
+
+    The digest ends up in the pods' checksum annotation, readable by anyone who may read
+    pods. A Secret's is keyed with the Secret's uid, which only those who may read the Secret
+    learn, so the annotation cannot be used to test guesses of a short value."""
     data = dict(body.get("data") or {})
+    metadata = body.get("metadata") or {}
+    key = ""
     if kind == "ConfigMap":
         data.update(dict(body.get("binaryData") or {}))
-    metadata = body.get("metadata") or {}
+    else:
+        key = str(metadata.get("uid") or "")
     owner = next(
         (r.get("uid") for r in metadata.get("ownerReferences") or [] if r.get("controller")), None
     )
     made_for = (metadata.get("annotations") or {}).get(MADE_FOR)
     ours = (metadata.get("labels") or {}).get(MANAGED_BY) == OPERATOR
-    return ObjectInfo(frozenset(data), content_digest(data), made_for, owner, ours)
+    return ObjectInfo(frozenset(data), content_digest(data, key), made_for, owner, ours)
 
 
 def _older(metadata: Mapping[str, Any], kept: Mapping[str, Any]) -> bool:

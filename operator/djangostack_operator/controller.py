@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,8 @@ from djangostack_operator.kinds import CHILD_KINDS, CONFIG_KINDS
 from djangostack_operator.kube import ApiError, Kube
 from djangostack_operator.leader import AlwaysLeader, LeaderElector, LeaseSettings
 from djangostack_operator.reconcile import Outcome, RecentWrites, reconcile
+from djangostack_operator.references import ObjectInfo
+from djangostack_operator.secretlookup import SecretLookup
 from djangostack_operator.spec import API_VERSION, KIND
 from djangostack_operator.status_types import DjangoStackStatus
 from djangostack_operator.vocabulary import FIELD_MANAGER, MANAGED_SELECTOR
@@ -42,6 +44,12 @@ FAILURE_EVENT_SECONDS = 600.0
 # object it saw may have been deleted before the watch ever showed it).
 RELIST_SECONDS = 10.0
 NOT_SYNCED_RETRY = 0.5
+# A stack stalled on a Secret that does not exist (yet) reads it again this often: no watch
+# tells the operator that it appeared.
+MISSING_SECRET_RECHECK = 5.0
+# Secrets read this long ago are read again; below the resync period, so that each resync
+# reads every Secret again.
+SECRET_FRESH_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -193,6 +201,15 @@ class Runtime:
         self.kube = kube
         self.clock = clock
         self.cache = Cache(FIELD_MANAGER, clock)
+        self.secrets = SecretLookup(
+            # Bound late: a runtime made without a client (unit tests) never reads one.
+            lambda namespace, name: self.kube.read_secret(namespace, name),  # noqa: PLW0108
+            lambda body: config_info("Secret", body),
+            options.resync_seconds * SECRET_FRESH_SHARE,
+            clock,
+        )
+        # The generation each stack's Secrets were last read for: a new spec reads them again.
+        self._secrets_read_for: dict[StackKey, object] = {}
         self.queue: WorkQueue[StackKey] = WorkQueue(CONTROLLER, options.backoff, clock)
         self.recent = RecentWrites(clock)
         self.gate = SyncGate(kube, self.cache, not options.namespaces, clock)
@@ -243,8 +260,10 @@ class Runtime:
             return
         if event_type == "DELETED":
             self.cache.drop_stack(*key)
+            self.secrets.drop_stack(key)
             self.ready_gauge.record(*key, None)
             with self._state_lock:
+                self._secrets_read_for.pop(key, None)
                 self._written.pop(str(metadata.get("uid")), None)
                 self._failure_events.pop(key, None)
             return
@@ -273,8 +292,8 @@ class Runtime:
             self.queue.add(key)
 
     def config_changed(self, kind: str, body: dict[str, Any], event_type: str | None) -> None:
-        """A Secret or ConfigMap changed: every stack of its namespace looks again (a missing
-        Secret that appears unblocks them; changed config rolls their pods). The reconcile
+        """A ConfigMap changed: every stack of its namespace looks again (a missing one that
+        appears unblocks them; changed config rolls their pods). The reconcile
         decides whether the stack uses it; a look that finds nothing to do writes nothing."""
         metadata = body["metadata"]
         namespace, name = metadata.get("namespace", ""), metadata["name"]
@@ -367,6 +386,14 @@ class Runtime:
         with self._state_lock:
             last_written = self._written.get(uid)
         now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        generation = body["metadata"].get("generation")
+        with self._state_lock:
+            fresh = self._secrets_read_for.get(key) != generation
+            self._secrets_read_for[key] = generation
+
+        def read_secrets(names: list[str]) -> Mapping[str, ObjectInfo]:
+            return self.secrets.read(key, names, fresh=fresh)
+
         outcome = reconcile(
             self.kube,
             observed,
@@ -375,7 +402,12 @@ class Runtime:
             now=now,
             emit=lambda event: self._post_event(key, body, event),
             recent=self.recent,
+            read_secrets=read_secrets,
         )
+        for name in outcome.secrets_written:
+            self.secrets.forget(key[0], name)
+        if outcome.waits_for_secret:
+            self.queue.add_after(key, MISSING_SECRET_RECHECK)
         if outcome.status is not None:
             with self._state_lock:
                 self._written[uid] = outcome.status

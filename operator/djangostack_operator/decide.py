@@ -14,7 +14,12 @@ from typing import Any, Literal
 
 from djangostack_operator import diff
 from djangostack_operator.kinds import BY_KIND, CREATE_ONLY, PRUNABLE
-from djangostack_operator.references import ObjectInfo, config_digests, missing_references
+from djangostack_operator.references import (
+    SECRET_KEY_MISSING,
+    ObjectInfo,
+    config_digests,
+    missing_references,
+)
 from djangostack_operator.release import ReleasePlan, plan_release, released_from
 from djangostack_operator.render import RenderContext, backup, meta, render
 from djangostack_operator.render.django import BEAT, WEB, WORKER
@@ -188,7 +193,7 @@ def _secret_writes(
             missing = [k for k in wanted.keys if k not in existing.keys]
             if missing:
                 problems.append(
-                    ("SecretKeyMissing", f"Secret {wanted.name} has no key {', '.join(missing)}")
+                    (SECRET_KEY_MISSING, f"Secret {wanted.name} has no key {', '.join(missing)}")
                 )
             made_for = wanted.made_for
             if (

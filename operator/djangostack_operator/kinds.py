@@ -56,8 +56,8 @@ BY_KIND = {child.kind: child for child in CHILD_KINDS}
 PRUNABLE = frozenset(child.kind for child in CHILD_KINDS if child.prunable)
 CREATE_ONLY = frozenset(child.kind for child in CHILD_KINDS if child.create_only)
 
-# Secrets and ConfigMaps the stacks refer to or the operator generates: watched by content
-# digest (the values never stay in memory), not as children.
-SECRET = ChildKind("Secret", "", "v1", "secrets", prunable=False, create_only=True)
+# ConfigMaps the stacks refer to: watched and kept as keys and a content digest, not as
+# children. Secrets are never listed or watched (a listing carries every value): each one a
+# stack names is read by name (secretlookup.py).
 CONFIG_MAP = ChildKind("ConfigMap", "", "v1", "configmaps")
-CONFIG_KINDS = (SECRET, CONFIG_MAP)
+CONFIG_KINDS = (CONFIG_MAP,)

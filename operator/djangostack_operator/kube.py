@@ -181,6 +181,21 @@ class Kube:
             if failure.status != 404:
                 raise
 
+    def read_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """One Secret by name (None: it does not exist). The operator never lists or watches
+        Secrets; the caller keeps a digest of the values and drops the body."""
+        try:
+            with _request("get"):
+                secret = self.core.read_namespaced_secret(
+                    name, namespace, _request_timeout=REQUEST_TIMEOUT
+                )
+        except ApiError as failure:
+            if failure.status == 404:
+                return None
+            raise
+        body: dict[str, Any] = self.api_client.sanitize_for_serialization(secret)  # type: ignore[no-untyped-call]
+        return body
+
     def create_secret(
         self, namespace: str, metadata: dict[str, Any], secret_type: str, data: dict[str, str]
     ) -> bool:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -22,6 +22,7 @@ from djangostack_operator import secretgen
 from djangostack_operator.cache import StackSlice
 from djangostack_operator.decide import Decision, Event, InFlight, Write, component, decide
 from djangostack_operator.kube import ApiError, Kube
+from djangostack_operator.references import WAITING_FOR_SECRET, ObjectInfo, secret_names
 from djangostack_operator.render.backup import BACKUP
 from djangostack_operator.render.ingress import tls_secret_name
 from djangostack_operator.render.pod import Release
@@ -31,6 +32,8 @@ from djangostack_operator.status_types import DjangoStackStatus, Reason
 from djangostack_operator.validation import InvalidStackError, parse_stack
 
 EventSink = Callable[[Event], None]
+# Reads the named Secrets of the stack's namespace (those that exist), by name.
+SecretReader = Callable[[list[str]], Mapping[str, ObjectInfo]]
 # A write of ours not yet seen in the watch cache after this long is made again.
 ECHO_SECONDS = 30.0
 # Failures after which the rest of a pass is pointless: nothing of the namespace can be
@@ -79,6 +82,11 @@ class Outcome:
     status: DjangoStackStatus | None = None
     # The status could not be written either: only the log and Events tell.
     status_failure: ApiError | None = None
+    # Names of the Secrets this pass wrote (their next read must not come from memory).
+    secrets_written: list[str] = field(default_factory=list)
+    # The stack is blocked on a Secret that is missing or lacks a key: no watch says when
+    # that changes, so it looks again soon.
+    waits_for_secret: bool = False
 
     @property
     def failed(self) -> bool:
@@ -114,7 +122,10 @@ def reconcile(
     now: str,
     emit: EventSink,
     recent: RecentWrites,
+    read_secrets: SecretReader | None = None,
 ) -> Outcome:
+    """`read_secrets` reads the stack's Secrets by name; without it they come from
+    `observed` (for tests that hand in a complete slice)."""
     outcome = Outcome()
     body = observed.body
     assert body is not None
@@ -131,6 +142,12 @@ def reconcile(
             emit=emit,
         )  # fmt: skip
         return outcome
+    if read_secrets is not None:
+        try:
+            observed = replace(observed, secrets=read_secrets(secret_names(stack)))
+        except ApiError as failure:
+            _secrets_unreadable(kube, body, failure, now=now, outcome=outcome, emit=emit)
+            return outcome
     try:
         _reconcile_valid(
             kube, stack, body, observed=observed, in_flight=in_flight,
@@ -168,6 +185,7 @@ def _reconcile_valid(
         recorded=_recorded_release(previous), taken=observed.taken,
     )  # fmt: skip
     _execute(kube, stack.namespace, decision=decision, outcome=outcome, emit=emit, recent=recent)
+    outcome.waits_for_secret = any(reason in WAITING_FOR_SECRET for reason, _ in decision.problems)
 
     observation = Observation(
         children=observed.children,
@@ -240,6 +258,8 @@ def _execute(
             )
             continue
         recent.record(key, write.memory, write.live_version)
+        if write.kind == "Secret":
+            outcome.secrets_written.append(write.name)
         if done:
             outcome.writes.append(write.describe())
             if write.verb == "apply":
@@ -273,6 +293,31 @@ def _perform(kube: Kube, namespace: str, write: Write) -> bool:
     # may be someone else's, and the API server then refuses with a conflict.
     kube.apply(write.body, force=write.live_version is not None)
     return True
+
+
+def _secrets_unreadable(
+    kube: Kube,
+    body: dict[str, Any],
+    failure: ApiError,
+    *,
+    now: str,
+    outcome: Outcome,
+    emit: EventSink,
+) -> None:
+    """Without its Secrets nothing about the stack can be decided (a missing one looks like
+    one to create). A refusal (RBAC: the operator may only get Secrets by name) stalls the
+    stack and says so; no answer is only retried, since the status could not be written."""
+    name = body["metadata"].get("name", "")
+    failed = WriteFailure(f"Secrets of DjangoStack {name}", failure.status,
+                          f"reading them failed: {failure.message}")  # fmt: skip
+    outcome.failures.append(failed)
+    log.warning("Reading the Secrets of DjangoStack %s/%s failed: %s",
+                body["metadata"].get("namespace"), name, failure)  # fmt: skip
+    if failed.permanent:
+        _write_stalled_status(
+            kube, body, reason=failed.reason, message=failed.describe(), now=now,
+            outcome=outcome, emit=emit,
+        )  # fmt: skip
 
 
 def _recorded_release(status: DjangoStackStatus | None) -> Release | None:

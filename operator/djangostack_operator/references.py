@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from djangostack_operator.render.ingress import tls_secret_name
+from djangostack_operator.render.pod import referenced_config
+from djangostack_operator.render.secrets import generated_secrets
 from djangostack_operator.spec import DjangoStack
+from djangostack_operator.status_types import Reason
+
+SECRET_MISSING = "SecretMissing"
+SECRET_KEY_MISSING = "SecretKeyMissing"
+# Problems that go away when a Secret appears or changes (which no watch reports).
+WAITING_FOR_SECRET = frozenset({SECRET_MISSING, SECRET_KEY_MISSING, Reason.SECRET_LOST})
 
 
 @dataclass(frozen=True)
@@ -22,6 +31,20 @@ class ObjectInfo:
     made_for: str | None = None  # the MADE_FOR annotation
     owner: str | None = None  # uid of the controller ownerReference
     ours: bool = False  # labelled as made by the operator (not a Secret the user made)
+
+
+def secret_names(stack: DjangoStack) -> list[str]:
+    """Every Secret a reconcile of the stack looks at: the ones it generates, the Ingress's
+    certificate, and every one the spec refers to (optional ones too: their content rolls the
+    pods). The operator reads exactly these, by name (secretlookup.py)."""
+    names = {wanted.name for wanted in generated_secrets(stack)}
+    names.update(
+        ref.partition("/")[2] for ref in referenced_config(stack) if ref.startswith("Secret/")
+    )
+    tls = tls_secret_name(stack)
+    if tls is not None:
+        names.add(tls)
+    return sorted(names)
 
 
 def missing_references(

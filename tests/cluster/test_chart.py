@@ -20,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from djangostack_devcluster import images, topology
 from djangostack_devcluster.cluster import LocalCluster
 from tests.factories import REPO
-from tests.kube_helpers import namespace_body
+from tests.kube_helpers import namespace_body, wait_for
 from tests.operator_process import OperatorProcess
 from tests.stacks import Stacks
 
@@ -92,6 +92,80 @@ def service_account_kubeconfig(
     return path
 
 
+RBAC_KINDS = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+DENIED = {"get": 403, "list": 403, "watch": 403}
+BY_NAME_ONLY = {"get": 404, "list": 403, "watch": 403}  # 404: allowed, no such Secret
+
+
+def secret_access(api: client.CoreV1Api, namespace: str | None) -> dict[str, int]:
+    """The API server's answer to a get (of a Secret that does not exist), a list and a
+    watch of Secrets in `namespace` (None: cluster-wide); 200 where it allowed them."""
+    name = f"absent-{uuid.uuid4().hex[:6]}"
+    attempts = {
+        "get": lambda: api.read_namespaced_secret(name, namespace or "default"),
+        "list": lambda: (
+            api.list_namespaced_secret(namespace, limit=1)
+            if namespace
+            else api.list_secret_for_all_namespaces(limit=1)
+        ),
+        "watch": lambda: (
+            api.list_namespaced_secret(namespace, watch=True, timeout_seconds=1)
+            if namespace
+            else api.list_secret_for_all_namespaces(watch=True, timeout_seconds=1)
+        ),
+    }
+    answers = {}
+    for verb, attempt in attempts.items():
+        try:
+            attempt()
+            answers[verb] = 200
+        except ApiException as error:
+            answers[verb] = int(error.status)
+    return answers
+
+
+@pytest.mark.parametrize("mode", ["cluster", "namespaced"])
+def test_the_charts_service_account_cannot_list_or_watch_secrets(
+    helm: list[str],
+    local_cluster: LocalCluster,
+    core: client.CoreV1Api,
+    release_namespace: str,
+    namespace: str,
+    mode: str,
+    tmp_path: Path,
+) -> None:
+    """In both modes: get by name where it manages stacks, and no list or watch anywhere."""
+    release = f"rbac-{uuid.uuid4().hex[:6]}"
+    scope = ["--set", f"watchNamespaces={{{namespace}}}"] if mode == "namespaced" else []
+    template = run([*helm, "template", release, str(CHART), "--namespace", release_namespace,
+                    *scope])  # fmt: skip
+    assert template.returncode == 0, template.stderr
+    rbac = [d for d in yaml.safe_load_all(template.stdout) if d and d["kind"] in RBAC_KINDS]
+    assert {d["kind"] for d in rbac} >= {"ServiceAccount", "Role"}
+    kubectl = [str(local_cluster.tools.kubectl), f"--kubeconfig={local_cluster.kubeconfig}"]
+    manifest = yaml.safe_dump_all(rbac)
+    applied = run([*kubectl, "apply", "-f", "-"], input=manifest)
+    assert applied.returncode == 0, applied.stderr
+    try:
+        kubeconfig = service_account_kubeconfig(
+            core, local_cluster.kubeconfig, release_namespace,
+            f"{release}-djangostack-operator", tmp_path / "operator.kubeconfig",
+        )  # fmt: skip
+        as_operator = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
+        # The authorizer learns of new roles from its watch, a moment after they are made.
+        wait_for(
+            "the chart's roles to take effect",
+            lambda: secret_access(as_operator, namespace)["get"] == BY_NAME_ONLY["get"],
+        )
+        assert secret_access(as_operator, namespace) == BY_NAME_ONLY
+        # Cluster-wide (a get in default), and in the release's own namespace.
+        elsewhere = BY_NAME_ONLY if mode == "cluster" else DENIED
+        assert secret_access(as_operator, None) == elsewhere
+        assert secret_access(as_operator, release_namespace) == elsewhere
+    finally:
+        run([*kubectl, "delete", "--ignore-not-found", "-f", "-"], input=manifest)
+
+
 @pytest.fixture
 def release_namespace(core: client.CoreV1Api) -> Iterator[str]:
     name = f"dso-{uuid.uuid4().hex[:6]}"
@@ -136,13 +210,9 @@ def test_operator_runs_with_exactly_the_charts_namespaced_permissions(
 
     as_operator = client.CoreV1Api(config.new_client_from_config(config_file=str(kubeconfig)))
     # Secrets of a namespace it does not manage are out of reach...
-    with pytest.raises(ApiException) as denied:
-        as_operator.list_namespaced_secret("default")
-    assert denied.value.status == 403
-    # ...and in the one it manages it has list/watch (for keys and digests), but no get.
-    with pytest.raises(ApiException) as denied:
-        as_operator.read_namespaced_secret("shop-postgres", solo_namespace)
-    assert denied.value.status == 403
+    assert secret_access(as_operator, "default") == DENIED
+    # ...and in the one it manages it may read one by name, never list or watch them.
+    assert secret_access(as_operator, solo_namespace) == BY_NAME_ONLY
     with pytest.raises(ApiException) as denied:
         client.RbacAuthorizationV1Api(as_operator.api_client).list_cluster_role()
     assert denied.value.status == 403

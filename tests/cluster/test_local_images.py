@@ -61,6 +61,25 @@ def exec_in(
     return kubectl(cluster, "exec", "-n", namespace, pod, "--", *argv)
 
 
+def exec_through_service(
+    cluster: LocalCluster, namespace: str, pod: str, *argv: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a client that connects through the Service, once kube-proxy routes it: the pod's
+    readiness reaches the EndpointSlice and then kube-proxy's rules a moment later, and until
+    then the ClusterIP rejects with "No route to host". Any other failure is the result."""
+    last: list[subprocess.CompletedProcess[str]] = []
+
+    def routed() -> bool:
+        last[:] = [exec_in(cluster, namespace, pod, *argv)]
+        return "No route to host" not in last[0].stdout + last[0].stderr
+
+    try:
+        wait_for(f"the Service to route to {pod}", routed, timeout=30)
+    except AssertionError as error:
+        raise AssertionError(f"{error}: {last[0].stderr}") from None
+    return last[0]
+
+
 def test_the_postgres_image_initialises_from_the_renderers_env_and_requires_the_password(
     core: client.CoreV1Api,
     apps: client.AppsV1Api,
@@ -79,7 +98,7 @@ def test_the_postgres_image_initialises_from_the_renderers_env_and_requires_the_
     # Over TCP through the Service, as the app connects: scram-sha-256 with the Secret's password.
     url = f"postgresql://{managed.username}:{password}@{stack.names.postgres}:5432/{managed.database_name}"
     sql = "select current_user, current_database(), current_setting('data_directory')"
-    query = exec_in(local_cluster, real_namespace, pod, "psql", url, "-Atc", sql)
+    query = exec_through_service(local_cluster, real_namespace, pod, "psql", url, "-Atc", sql)
     assert query.returncode == 0, query.stderr
     assert (
         query.stdout.strip()
@@ -112,7 +131,9 @@ def test_the_redis_image_runs_the_renderers_command_and_requires_the_password(
     pod = f"{stack.names.redis}-0"
     service = stack.names.redis
     # The container's REDISCLI_AUTH holds the Secret's password; through the Service it works...
-    ping = exec_in(local_cluster, real_namespace, pod, "redis-cli", "-h", service, "ping")
+    ping = exec_through_service(
+        local_cluster, real_namespace, pod, "redis-cli", "-h", service, "ping"
+    )
     assert ping.returncode == 0 and ping.stdout.strip() == "PONG", ping.stdout + ping.stderr
     # ...and without it the server refuses.
     refused = exec_in(local_cluster, real_namespace, pod, "env", "-u", "REDISCLI_AUTH",

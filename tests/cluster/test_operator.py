@@ -14,6 +14,7 @@ import pytest
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
+from djangostack_operator.render.meta import CONFIG_CHECKSUM
 from tests.kube_helpers import wait_for, wait_gone
 from tests.stacks import Stacks
 
@@ -487,3 +488,30 @@ def test_changed_config_rolls_the_pods_that_read_it(stacks: Stacks) -> None:
     )
     wait_for("the web pods to roll", lambda: checksum() != before)
     stacks.wait_ready()
+
+
+def test_a_changed_referenced_secret_rolls_the_pods_within_a_resync_period(
+    stacks: Stacks,
+) -> None:
+    """No Secret is watched: the operator reads the referenced one again on the next resync
+    (every 30 s here) and its new digest rolls the app pods."""
+    stacks.core.create_namespaced_secret(
+        stacks.namespace, {"metadata": {"name": "api"}, "stringData": {"token": "one"}}
+    )
+    token = {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "api", "key": "token"}}}
+    stacks.create(env=[token])
+    stacks.wait_ready()
+
+    def checksum() -> str:
+        web = stacks.apps.read_namespaced_deployment("shop-web", stacks.namespace)
+        return str(web.spec.template.metadata.annotations[CONFIG_CHECKSUM])
+
+    before = checksum()
+    stacks.core.patch_namespaced_secret("api", stacks.namespace, {"stringData": {"token": "two"}})
+    # One resync period (30 s) and the reconcile it starts, with room for a loaded machine.
+    after = wait_for("the new token's rollout", lambda: checksum() != before and checksum(),
+                     timeout=90, interval=1)  # fmt: skip
+    assert after != before
+    for deployment in APP_DEPLOYMENTS[1:]:
+        pod = stacks.apps.read_namespaced_deployment(deployment, stacks.namespace).spec.template
+        assert pod.metadata.annotations[CONFIG_CHECKSUM] == after, deployment

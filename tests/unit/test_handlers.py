@@ -19,3 +19,13 @@ def test_kopf_has_no_changing_handlers_so_it_writes_nothing_onto_stacks() -> Non
     watched = {h.id for h in registry._watching.get_all_handlers()}
     expected = {"stack_event"} | {f"child_{c.plural}" for c in CHILD_KINDS}
     assert expected | {f"config_{c.plural}" for c in CONFIG_KINDS} <= watched
+
+
+def test_no_secret_is_listed_or_watched() -> None:
+    """A watch of Secrets would hold every value of the namespaces in memory: the operator
+    reads the Secrets its stacks name one by one (secretlookup.py)."""
+    registry = kopf.get_default_registry()
+    watched = {h.selector.any_name for h in registry._watching.get_all_handlers()}
+    assert "configmaps" in watched
+    assert "secrets" not in watched
+    assert "secrets" not in {c.plural for c in (*CHILD_KINDS, *CONFIG_KINDS)}

@@ -12,6 +12,7 @@ from djangostack_operator.decide import Event
 from djangostack_operator.kinds import CHILD_KINDS
 from djangostack_operator.kube import ApiError
 from djangostack_operator.reconcile import RecentWrites, reconcile
+from djangostack_operator.references import ObjectInfo
 from tests.factories import stack_object
 
 NOW = "2026-12-01T10:00:00Z"
@@ -135,3 +136,64 @@ def test_a_tls_secret_made_in_this_pass_counts_as_present_in_its_status() -> Non
     assert "Secret shop-tls" in kube.applied
     (status,) = kube.statuses
     assert conditions(status)["TLSReady"][:2] == ("True", "CertificateReady")
+
+
+def run_reading(kube: RecordingKube, read_secrets: Any, **spec: Any) -> Any:
+    body = stack_object(**spec)
+    body["metadata"]["generation"] = 1
+    observed = StackSlice(body, {c.kind: {} for c in CHILD_KINDS}, {}, {})
+    return reconcile(
+        kube,  # type: ignore[arg-type]
+        observed,
+        in_flight={},
+        last_written=None,
+        now=NOW,
+        emit=lambda _: None,
+        recent=RecentWrites(),
+        read_secrets=read_secrets,
+    )
+
+
+def test_the_secrets_read_by_name_are_what_the_pass_decides_on() -> None:
+    asked: list[list[str]] = []
+
+    def read(names: list[str]) -> dict[str, ObjectInfo]:
+        asked.append(names)
+        return {name: ObjectInfo(frozenset({"password", "secret-key"}), "d") for name in names}
+
+    kube = RecordingKube()
+    outcome = run_reading(kube, read)
+    assert asked == [["shop-django", "shop-postgres", "shop-redis", "shop-tls"]]
+    # They all exist: none is created (TLS: the certificate's keys are missing, not made).
+    assert not [w for w in kube.applied if w.startswith("Secret")]
+    assert outcome.secrets_written == []
+
+
+def test_a_refused_secret_read_stalls_the_stack_before_any_write() -> None:
+    def read(names: list[str]) -> dict[str, ObjectInfo]:
+        raise ApiError(403, "Forbidden", 'secrets "shop-django" is forbidden')
+
+    kube = RecordingKube()
+    outcome = run_reading(kube, read)
+    assert kube.applied == []
+    (status,) = kube.statuses
+    stalled = conditions(status)["Stalled"]
+    assert stalled[:2] == ("True", "Forbidden")
+    assert "Secrets of DjangoStack shop" in stalled[2] and "forbidden" in stalled[2]
+    assert outcome.failed and not outcome.unreachable
+
+
+def test_an_unanswered_secret_read_is_retried_without_writes() -> None:
+    def read(names: list[str]) -> dict[str, ObjectInfo]:
+        raise ApiError(0, "Unreachable", "no answer from the API server")
+
+    kube = RecordingKube()
+    outcome = run_reading(kube, read)
+    assert kube.applied == [] and kube.statuses == []
+    assert outcome.unreachable
+
+
+def test_a_stack_missing_a_referenced_secret_asks_to_look_again_soon() -> None:
+    outcome = run_reading(RecordingKube(), lambda _: {}, secretKeyRef={"name": "own", "key": "k"})
+    assert outcome.waits_for_secret
+    assert not run_reading(RecordingKube(), lambda _: {}).waits_for_secret

@@ -52,11 +52,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [batch]
   resources: [jobs, cronjobs]
   verbs: [get, list, watch, create, patch, delete]
-# Volume claims and Secrets are never deleted by the operator; it patches only their owner
-# (deletionPolicy) and a self-signed certificate it made for an earlier host.
+# Volume claims are never deleted by the operator; it patches only their owner (deletionPolicy).
 - apiGroups: [""]
-  resources: [persistentvolumeclaims, secrets]
+  resources: [persistentvolumeclaims]
   verbs: [list, watch, create, patch]
+# Secrets: no list or watch (either returns every value of the namespace). The operator gets
+# the ones its stacks name, one by one, creates the ones it generates, and patches only their
+# owner (deletionPolicy) and a self-signed certificate it made for an earlier host.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, patch]
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
