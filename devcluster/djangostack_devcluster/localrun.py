@@ -216,9 +216,14 @@ def _data_service_env(
 def database_account(
     objects: Sequence[Mapping[str, Any]], secrets: Mapping[tuple[str, str], str]
 ) -> DatabaseAccount:
-    """User, password and database the managed PostgreSQL pod would create."""
+    """The app's role, its password and database, which the managed PostgreSQL pod creates
+    (postgres-app-role.sh) beside its superuser."""
     env = _data_service_env(objects, "postgres", secrets)
-    return DatabaseAccount(env["POSTGRES_USER"], env["POSTGRES_PASSWORD"], env["POSTGRES_DB"])
+    return DatabaseAccount(
+        env["DJANGOSTACK_APP_USER"],
+        env["DJANGOSTACK_APP_PASSWORD"],
+        env["DJANGOSTACK_APP_DATABASE"],
+    )
 
 
 def redis_password(

@@ -142,8 +142,8 @@ class PostgresServer:
         return result.stdout.strip()
 
     def ensure_database(self, user: str, password: str, database: str) -> None:
-        """A login role with this password owning this database, as the postgres image's
-        POSTGRES_USER/POSTGRES_PASSWORD/POSTGRES_DB would create them."""
+        """A login role with this password owning this database (no superuser), as the
+        managed PostgreSQL's postgres-app-role.sh creates them."""
         role, literal = _quote_identifier(user), _quote_literal(password)
         exists = self.psql(f"SELECT 1 FROM pg_roles WHERE rolname = {_quote_literal(user)}")
         verb = "ALTER" if exists else "CREATE"

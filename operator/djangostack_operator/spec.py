@@ -508,6 +508,20 @@ class ManagedDatabase(RuledApiModel):
             field="databaseName",
             transition=True,
         ),
+        # The image's superuser and its own databases are not the app's.
+        Rule(
+            cel="self.username != 'postgres'",
+            message="username 'postgres' is the superuser's; the app has a role of its own",
+            check=lambda m: m.username != "postgres",
+            field="username",
+        ),
+        Rule(
+            cel="!(self.databaseName in ['postgres', 'template0', 'template1'])",
+            message="databaseName must not be one of PostgreSQL's own (postgres, template0,"
+            " template1)",
+            check=lambda m: m.database_name not in ("postgres", "template0", "template1"),
+            field="databaseName",
+        ),
     )
 
 
@@ -875,6 +889,8 @@ class StackNames:
         self.postgres = f"{stack}-postgres"
         self.postgres_headless = f"{stack}-postgres-headless"
         self.postgres_secret = f"{stack}-postgres"
+        self.postgres_superuser_secret = f"{stack}-postgres-superuser"
+        self.postgres_init = f"{stack}-postgres-init"
         self.redis = f"{stack}-redis"
         self.redis_headless = f"{stack}-redis-headless"
         self.redis_secret = f"{stack}-redis"

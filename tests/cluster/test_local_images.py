@@ -28,6 +28,8 @@ def create_rendered(
         body["metadata"]["namespace"] = namespace
         if body["kind"] == "Service":
             core.create_namespaced_service(namespace, body)
+        elif body["kind"] == "ConfigMap":
+            core.create_namespaced_config_map(namespace, body)
         elif body["kind"] == "StatefulSet":
             apps.create_namespaced_stateful_set(namespace, body)
         else:
@@ -91,6 +93,7 @@ def test_the_postgres_image_initialises_from_the_renderers_env_and_requires_the_
     managed = stack.spec.database.managed
     assert managed is not None
     password = create_password_secret(core, real_namespace, stack.names.postgres_secret)
+    superuser = create_password_secret(core, real_namespace, stack.names.postgres_superuser_secret)
     create_rendered(api_client, real_namespace, postgres_objects(stack))
     wait_statefulset_ready(apps, real_namespace, stack.names.postgres)
 
@@ -109,6 +112,55 @@ def test_the_postgres_image_initialises_from_the_renderers_env_and_requires_the_
     refused = exec_in(local_cluster, real_namespace, pod, "psql", wrong, "-Atc", "select 1")
     assert refused.returncode != 0
     assert "password authentication failed" in refused.stderr
+
+    # The app's role owns its database and nothing more.
+    def as_app(sql: str, database: str = managed.database_name) -> subprocess.CompletedProcess[str]:
+        target = url.rsplit("/", 1)[0] + f"/{database}"
+        return exec_in(local_cluster, real_namespace, pod, "psql", target, "-Atc", sql)
+
+    owner = as_app(
+        "select pg_get_userbyid(datdba) from pg_database where datname = current_database()"
+    )
+    assert owner.stdout.strip() == managed.username, owner.stderr
+    migrated = as_app("create table t (id int); insert into t values (1); drop table t")
+    assert migrated.returncode == 0, migrated.stderr  # what migrations do
+    attributes = as_app(
+        "select rolsuper, rolcreaterole, rolcreatedb from pg_roles where rolname = current_user"
+    )
+    assert attributes.stdout.strip() == "f|f|f", attributes.stdout + attributes.stderr
+    denied = {
+        "create role": as_app("create role intruder login"),
+        "pg_authid": as_app("select rolpassword from pg_authid"),
+        "create database": as_app("create database other"),
+        "database postgres": as_app("select 1", database="postgres"),
+        "database template1": as_app("select 1", database="template1"),
+    }
+    for what, attempt in denied.items():
+        assert attempt.returncode != 0, what
+        assert "permission denied" in attempt.stderr or "denied" in attempt.stderr, (
+            what,
+            attempt.stderr,
+        )
+    # The superuser has a password of its own (which no app pod is given).
+    admin = f"postgresql://postgres:{superuser}@{stack.names.postgres}:5432/postgres"
+    check = exec_in(
+        local_cluster,
+        real_namespace,
+        pod,
+        "psql",
+        admin,
+        "-Atc",
+        "select rolsuper from pg_roles where rolname = current_user",
+    )
+    assert check.stdout.strip() == "t", check.stderr
+    wrong_admin = admin.replace(superuser, password)
+    assert (
+        exec_in(
+            local_cluster, real_namespace, pod, "psql", wrong_admin, "-Atc", "select 1"
+        ).returncode
+        != 0
+    )
+
     # What the backup scripts need is in the image.
     tools = exec_in(
         local_cluster, real_namespace, pod, "bash", "-c", "type -P pg_dump psql gzip bash"

@@ -243,15 +243,15 @@ def test_switching_deletion_policy_moves_secrets_and_backup_claim_together() -> 
     owners = sorted(row for row in table(decision.writes) if row.startswith("set-owner"))
     assert owners == [
         "set-owner PersistentVolumeClaim shop-backups", "set-owner Secret shop-django",
-        "set-owner Secret shop-postgres", "set-owner Secret shop-redis",
-        "set-owner Secret shop-tls",
+        "set-owner Secret shop-postgres", "set-owner Secret shop-postgres-superuser",
+        "set-owner Secret shop-redis", "set-owner Secret shop-tls",
     ]  # fmt: skip
     perform(world, secrets, decision.writes)
     assert {info.owner for info in secrets.values()} == {deleting.metadata.uid}
     assert not [r for r in table(decide(deleting, world, secrets, {}, {}).writes)
                 if r.startswith("set-owner")]  # fmt: skip
     back = decide(stack, world, secrets, {}, {})
-    assert len([r for r in table(back.writes) if r.startswith("set-owner")]) == 5
+    assert len([r for r in table(back.writes) if r.startswith("set-owner")]) == len(owners)
     perform(world, secrets, back.writes)
     assert {info.owner for info in secrets.values()} == {None}
     assert world["PersistentVolumeClaim"]["shop-backups"]["metadata"]["ownerReferences"] == []

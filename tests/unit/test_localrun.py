@@ -16,6 +16,7 @@ ROOT = Path("/state/pods")
 SECRETS = {
     ("shop-django", "secret-key"): "django-secret",
     ("shop-postgres", "password"): "pg-secret",
+    ("shop-postgres-superuser", "password"): "pg-superuser-secret",
     ("shop-redis", "password"): "redis-secret",
 }
 ADDRESSES = {"postgres": ("127.0.0.1", 15432), "redis": ("127.0.0.1", 16379)}

@@ -86,7 +86,7 @@ def test_a_refused_child_is_named_in_the_status_and_the_other_writes_go_ahead() 
 
 
 def test_an_unanswered_write_is_retrying_not_stalled() -> None:
-    kube = RecordingKube(refuse={"Service": ApiError(0, "Unreachable", "no answer")})
+    kube = RecordingKube(refuse={"ConfigMap": ApiError(0, "Unreachable", "no answer")})
     outcome = run(kube, [])
     assert outcome.unreachable
     # No answer: the rest of the pass is skipped, but the status (if it can be written) says so.
@@ -163,7 +163,9 @@ def test_the_secrets_read_by_name_are_what_the_pass_decides_on() -> None:
 
     kube = RecordingKube()
     outcome = run_reading(kube, read)
-    assert asked == [["shop-django", "shop-postgres", "shop-redis", "shop-tls"]]
+    assert asked == [
+        ["shop-django", "shop-postgres", "shop-postgres-superuser", "shop-redis", "shop-tls"]
+    ]
     # They all exist: none is created (TLS: the certificate's keys are missing, not made).
     assert not [w for w in kube.applied if w.startswith("Secret")]
     assert outcome.secrets_written == []

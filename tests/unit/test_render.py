@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -32,6 +33,7 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 def test_minimal_stack_renders_every_tier_in_apply_order() -> None:
     kinds = [(o["kind"], o["metadata"]["name"]) for o in render(make_stack())]
     assert kinds == [
+        ("ConfigMap", "shop-postgres-init"),
         ("Service", "shop-postgres-headless"),
         ("Service", "shop-postgres"),
         ("StatefulSet", "shop-postgres"),
@@ -343,13 +345,34 @@ def test_postgres_statefulset_and_services() -> None:
     pod = sts["template"]["spec"]
     assert pod["securityContext"]["runAsUser"] == 999
     container = pod["containers"][0]
+    # The image's superuser has a password of its own; the app's role is made beside it.
     assert env_of(container) == {
-        "POSTGRES_USER": "app",
-        "POSTGRES_DB": "app",
-        "POSTGRES_PASSWORD": {"secretKeyRef": {"name": "shop-postgres", "key": "password"}},
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_PASSWORD": {
+            "secretKeyRef": {"name": "shop-postgres-superuser", "key": "password"}
+        },
+        "DJANGOSTACK_APP_USER": "app",
+        "DJANGOSTACK_APP_DATABASE": "app",
+        "DJANGOSTACK_APP_PASSWORD": {"secretKeyRef": {"name": "shop-postgres", "key": "password"}},
         "PGDATA": "/var/lib/postgresql/data/pgdata",
     }
     assert container["readinessProbe"]["exec"]["command"][0] == "pg_isready"
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["initdb"] == "/docker-entrypoint-initdb.d"
+    init = by_kind_name(datastore.postgres_objects(make_stack()))[
+        ("ConfigMap", "shop-postgres-init")
+    ]
+    assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in init["data"]["postgres-app-role.sh"]
+
+
+def test_no_pod_but_postgres_reads_the_superuser_password() -> None:
+    stack = make_stack(backup={"enabled": True})
+    readers = set()
+    for obj in render(stack):
+        text = json.dumps(obj)
+        if "shop-postgres-superuser" in text:
+            readers.add((obj["kind"], obj["metadata"]["name"]))
+    assert readers == {("StatefulSet", "shop-postgres")}
 
 
 def test_postgres_storage_class_and_delete_policy() -> None:
@@ -514,6 +537,7 @@ def test_generated_secrets_are_names_and_keys_only() -> None:
     assert generated_secrets(make_stack()) == [
         GeneratedSecret("shop-django", "web", "random", ("secret-key",), guards=DATABASE),
         GeneratedSecret("shop-postgres", "postgres", "random", ("password",), guards=DATABASE),
+        GeneratedSecret("shop-postgres-superuser", "postgres", "random", ("password",)),
         GeneratedSecret("shop-redis", "redis", "random", ("password",)),
         GeneratedSecret(
             "shop-tls", "ingress", "self-signed-tls", ("tls.crt", "tls.key"), "shop.example.com"

@@ -3,6 +3,7 @@ pod DNS) and a client Service. Nothing is rendered for an external service."""
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 from djangostack_operator.render import meta
@@ -21,6 +22,12 @@ from djangostack_operator.render.pod import (
 from djangostack_operator.spec import DjangoStack, Resources
 
 POSTGRES = "postgres"
+# The managed PostgreSQL's superuser (the image's POSTGRES_USER); the app has a role of its own.
+SUPERUSER = "postgres"
+INITDB_MOUNT = "/docker-entrypoint-initdb.d"
+APP_ROLE_SCRIPT = "postgres-app-role.sh"
+# Read once at import: the script is part of the package, so rendering stays pure.
+APP_ROLE_SQL = (resources.files("djangostack_operator") / "scripts" / APP_ROLE_SCRIPT).read_text()
 REDIS = "redis"
 DATA_VOLUME = "data"
 
@@ -154,9 +161,13 @@ def postgres_objects(stack: DjangoStack) -> list[dict[str, Any]]:
         POSTGRES_PORT,
         managed.resources,
         env=[
-            {"name": "POSTGRES_USER", "value": managed.username},
-            {"name": "POSTGRES_DB", "value": managed.database_name},
-            secret_env("POSTGRES_PASSWORD", names.postgres_secret, PASSWORD_KEY),
+            # The image makes POSTGRES_USER the superuser; postgres-app-role.sh then makes the
+            # app's own role and database (the image's POSTGRES_DB would belong to the superuser).
+            {"name": "POSTGRES_USER", "value": SUPERUSER},
+            secret_env("POSTGRES_PASSWORD", names.postgres_superuser_secret, PASSWORD_KEY),
+            {"name": "DJANGOSTACK_APP_USER", "value": managed.username},
+            {"name": "DJANGOSTACK_APP_DATABASE", "value": managed.database_name},
+            secret_env("DJANGOSTACK_APP_PASSWORD", names.postgres_secret, PASSWORD_KEY),
             # A subfolder: the volume's root may hold lost+found, which initdb refuses.
             {"name": "PGDATA", "value": f"{PGDATA_MOUNT}/pgdata"},
         ],
@@ -167,16 +178,25 @@ def postgres_objects(stack: DjangoStack) -> list[dict[str, Any]]:
             {"name": DATA_VOLUME, "mountPath": PGDATA_MOUNT},
             {"name": "run", "mountPath": "/var/run/postgresql"},
             {"name": "shm", "mountPath": "/dev/shm"},
+            {"name": "initdb", "mountPath": INITDB_MOUNT, "readOnly": True},
             tmp_mount(),
         ],
     )
     volumes = [
         {"name": "run", "emptyDir": {}},
+        {"name": "initdb", "configMap": {"name": names.postgres_init, "defaultMode": 0o555}},
         # Parallel queries use shared memory; the runtime's default /dev/shm is 64 MiB.
         {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "256Mi"}},
         tmp_volume(),
     ]
+    init = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": meta.metadata(stack, names.postgres_init, POSTGRES),
+        "data": {APP_ROLE_SCRIPT: APP_ROLE_SQL},
+    }
     return [
+        init,
         *_services(stack, POSTGRES, names.postgres, names.postgres_headless, POSTGRES_PORT),
         _statefulset(
             stack,

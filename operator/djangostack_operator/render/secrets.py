@@ -50,6 +50,11 @@ def generated_secrets(stack: DjangoStack) -> list[GeneratedSecret]:
                 names.postgres_secret, "postgres", "random", (PASSWORD_KEY,), guards=database
             )
         )
+        # The superuser's password, which no pod of the app reads. No guard: a stack made
+        # before it existed has data without it (its app role is still the superuser).
+        wanted.append(
+            GeneratedSecret(names.postgres_superuser_secret, "postgres", "random", (PASSWORD_KEY,))
+        )
     if spec.redis.managed is not None:
         # Redis keeps its password in its configuration, not in its data: no guard.
         wanted.append(GeneratedSecret(names.redis_secret, "redis", "random", (PASSWORD_KEY,)))
