@@ -13,6 +13,7 @@ import yaml
 
 from djangostack_operator import __version__, yamlio
 from djangostack_operator.crd import build_crd
+from djangostack_operator.policy import DEFAULT_INGRESS_ANNOTATIONS, Policy
 from djangostack_operator.render import render
 from djangostack_operator.validation import InvalidStackError, parse_stack
 
@@ -98,6 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument(
         "--lease-namespace", default="", help="default: the pod's namespace, else default"
     )
+    run_parser.add_argument(
+        "--allow-ingress-annotation",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="an Ingress annotation stacks may set (repeatable; 'prefix/' allows every key of"
+        " the prefix, '*' any key); default: " + ", ".join(DEFAULT_INGRESS_ANNOTATIONS),
+    )
     run_parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.command == "render":
@@ -119,6 +128,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         leader_election=args.leader_elect,
         lease_name=args.lease_name,
         lease_namespace=args.lease_namespace,
+        policy=Policy(
+            tuple(args.allow_ingress_annotation) or DEFAULT_INGRESS_ANNOTATIONS,
+        ),
     )
     runner.run(
         options,

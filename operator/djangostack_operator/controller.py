@@ -25,6 +25,7 @@ from djangostack_operator.decide import Event
 from djangostack_operator.kinds import CHILD_KINDS, CONFIG_KINDS
 from djangostack_operator.kube import ApiError, Kube
 from djangostack_operator.leader import AlwaysLeader, LeaderElector, LeaseSettings
+from djangostack_operator.policy import Policy
 from djangostack_operator.reconcile import Outcome, RecentWrites, reconcile
 from djangostack_operator.references import ObjectInfo
 from djangostack_operator.secretlookup import SecretLookup
@@ -67,6 +68,7 @@ class Options:
     # /healthz fails when one reconcile runs, or a key waits for a worker, longer than this.
     stuck_seconds: float = 120.0
     backoff: Backoff = field(default_factory=Backoff)
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def namespace_globs(self) -> bool:
@@ -403,6 +405,7 @@ class Runtime:
             emit=lambda event: self._post_event(key, body, event),
             recent=self.recent,
             read_secrets=read_secrets,
+            policy=self.options.policy,
         )
         for name in outcome.secrets_written:
             self.secrets.forget(key[0], name)

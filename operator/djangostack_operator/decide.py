@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from djangostack_operator import diff
 from djangostack_operator.kinds import BY_KIND, CREATE_ONLY, PRUNABLE
+from djangostack_operator.policy import Policy, policy_problems
 from djangostack_operator.references import (
     SECRET_KEY_MISSING,
     ObjectInfo,
@@ -34,6 +35,7 @@ Children = Mapping[str, Mapping[str, dict[str, Any]]]  # kind -> name -> live ob
 # What the operator wrote recently and the watch has not shown yet, by (kind, namespace,
 # name): (what was written — "created", "deleted" or the applied digest, the resourceVersion
 # the object had before). See reconcile.RecentWrites.
+DEFAULT_POLICY = Policy()
 InFlight = Mapping[tuple[str, str, str], tuple[str, str | None]]
 Verb = Literal["create", "apply", "delete", "create-secret", "regenerate-secret", "set-owner"]
 CREATED = "created"
@@ -106,11 +108,14 @@ def decide(
     *,
     recorded: Release | None = None,
     taken: Mapping[tuple[str, str], str] | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Decision:
     """`recorded`: the serving release the last status recorded. `taken`: (kind, name) of
-    objects in the namespace that belong to another stack, with a word on which."""
+    objects in the namespace that belong to another stack, with a word on which. `policy`:
+    what the operator allows every stack; what it refuses blocks every child write."""
     plan = release_plan(stack, children, recorded)
-    problems = missing_references(stack, secrets, config_maps)
+    problems = policy_problems(stack, policy)
+    problems += missing_references(stack, secrets, config_maps)
     secret_writes, secret_problems = _secret_writes(stack, secrets, children, in_flight)
     problems += secret_problems
     writes = list(secret_writes)

@@ -20,8 +20,17 @@ from pydantic import ValidationError
 
 from djangostack_operator import secretgen
 from djangostack_operator.cache import StackSlice
-from djangostack_operator.decide import Decision, Event, InFlight, Write, component, decide
+from djangostack_operator.decide import (
+    DEFAULT_POLICY,
+    Decision,
+    Event,
+    InFlight,
+    Write,
+    component,
+    decide,
+)
 from djangostack_operator.kube import ApiError, Kube
+from djangostack_operator.policy import Policy
 from djangostack_operator.references import WAITING_FOR_SECRET, ObjectInfo, secret_names
 from djangostack_operator.render.backup import BACKUP
 from djangostack_operator.render.ingress import tls_secret_name
@@ -123,6 +132,7 @@ def reconcile(
     emit: EventSink,
     recent: RecentWrites,
     read_secrets: SecretReader | None = None,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Outcome:
     """`read_secrets` reads the stack's Secrets by name; without it they come from
     `observed` (for tests that hand in a complete slice)."""
@@ -152,6 +162,7 @@ def reconcile(
         _reconcile_valid(
             kube, stack, body, observed=observed, in_flight=in_flight,
             last_written=last_written, now=now, emit=emit, recent=recent, outcome=outcome,
+            policy=policy,
         )  # fmt: skip
     except Exception as error:  # a bug of ours: a status and an Event, never only a log line
         log.exception("Reconcile of DjangoStack %s/%s raised", stack.namespace, stack.name)
@@ -176,13 +187,14 @@ def _reconcile_valid(
     emit: EventSink,
     recent: RecentWrites,
     outcome: Outcome,
+    policy: Policy,
 ) -> None:
     stored = previous_status(body)
     # What we wrote last is newer than what the watch has shown us, when we have it.
     previous = last_written or stored
     decision = decide(
         stack, observed.children, observed.secrets, observed.config_maps, in_flight,
-        recorded=_recorded_release(previous), taken=observed.taken,
+        recorded=_recorded_release(previous), taken=observed.taken, policy=policy,
     )  # fmt: skip
     _execute(kube, stack.namespace, decision=decision, outcome=outcome, emit=emit, recent=recent)
     outcome.waits_for_secret = any(reason in WAITING_FOR_SECRET for reason, _ in decision.problems)

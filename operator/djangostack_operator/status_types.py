@@ -48,6 +48,9 @@ class Reason(StrEnum):
     # A generated Secret is gone while data made with its values remains (Stalled; a new
     # password would not open the old database).
     SECRET_LOST = "SecretLost"
+    # The stack asks for something the operator's policy does not allow (an Ingress
+    # annotation off the allow-list): Stalled, the running children untouched.
+    ANNOTATION_NOT_ALLOWED = "IngressAnnotationNotAllowed"
 
 
 CONDITION_TYPES = (

@@ -49,6 +49,27 @@ def test_values_schema_rejects_bad_values(helm: list[str]) -> None:
     assert "logFormat" in result.stderr
 
 
+def operator_args(helm: list[str], *values: str) -> list[str]:
+    template = run([*helm, "template", "dso", str(CHART), *values])
+    assert template.returncode == 0, template.stderr
+    (deployment,) = [
+        d for d in yaml.safe_load_all(template.stdout) if d and d["kind"] == "Deployment"
+    ]
+    args: list[str] = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    return args
+
+
+def test_the_ingress_annotation_allow_list_reaches_the_operator(helm: list[str]) -> None:
+    # Empty (the default): the operator's own list, defined once in policy.py.
+    assert not [a for a in operator_args(helm) if a.startswith("--allow-ingress-annotation")]
+    args = operator_args(helm, "--set", "ingressAnnotationAllowList={a.example/,*}")
+    assert [a for a in args if a.startswith("--allow-ingress-annotation")] == [
+        "--allow-ingress-annotation=a.example/", "--allow-ingress-annotation=*",
+    ]  # fmt: skip
+    refused = run([*helm, "template", "x", str(CHART), "--set", "ingressAnnotationAllowList={a b}"])
+    assert refused.returncode != 0 and "ingressAnnotationAllowList" in refused.stderr
+
+
 def test_chart_and_manifests_carry_the_generated_crd(helm: list[str]) -> None:
     generated = (REPO / "crds" / "djangostacks.yaml").read_text()
     assert (CHART / "crds" / "djangostacks.yaml").read_text() == generated

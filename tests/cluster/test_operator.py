@@ -383,7 +383,8 @@ NON_CANONICAL = {
     "env": [{"name": "EMPTY", "value": ""}, {"name": "PLAIN", "value": "x"}],
     "envFrom": [{"prefix": "", "configMapRef": {"name": "absent", "optional": True}}],
     "podAnnotations": {"example.com/empty": ""},
-    "ingress": {"host": "shop.example.com", "annotations": {"example.com/empty": ""}},
+    "ingress": {"host": "shop.example.com",
+                "annotations": {"external-dns.alpha.kubernetes.io/empty": ""}},
 }  # fmt: skip
 
 
@@ -515,3 +516,33 @@ def test_a_changed_referenced_secret_rolls_the_pods_within_a_resync_period(
     for deployment in APP_DEPLOYMENTS[1:]:
         pod = stacks.apps.read_namespaced_deployment(deployment, stacks.namespace).spec.template
         assert pod.metadata.annotations[CONFIG_CHECKSUM] == after, deployment
+
+
+def test_an_ingress_annotation_off_the_allow_list_stalls_and_leaves_the_ingress_alone(
+    stacks: Stacks,
+) -> None:
+    """Ingress annotations configure the shared controller: a snippet from whoever may edit
+    a stack is refused by name, with an Event, and the running stack keeps what it had."""
+    stacks.create()
+    stacks.wait_ready()
+    networking = client.NetworkingV1Api(stacks.apps.api_client)
+    before = networking.read_namespaced_ingress("shop-web", stacks.namespace)
+    snippet = "nginx.ingress.kubernetes.io/server-snippet"
+    stacks.patch_spec({"ingress": {"annotations": {snippet: "location /x { return 200; }"}}})
+    stalled = stacks.wait_condition("Stalled", "True")
+    condition = next(c for c in stalled["status"]["conditions"] if c["type"] == "Stalled")
+    assert condition["reason"] == "IngressAnnotationNotAllowed"
+    assert snippet in condition["message"] and "spec.ingress.annotations" in condition["message"]
+    wait_for(
+        "the Warning Event",
+        lambda: [
+            e
+            for e in stacks.core.list_namespaced_event(stacks.namespace).items
+            if e.reason == "IngressAnnotationNotAllowed" and e.type == "Warning"
+        ],
+    )
+    after = networking.read_namespaced_ingress("shop-web", stacks.namespace)
+    assert after.metadata.resource_version == before.metadata.resource_version
+    assert snippet not in (after.metadata.annotations or {})
+    stacks.patch_spec({"ingress": {"annotations": None}})
+    stacks.wait_ready()
