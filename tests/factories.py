@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import copy
+import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from djangostack_operator.spec import DjangoStack
 from djangostack_operator.validation import parse_stack
@@ -57,3 +62,16 @@ def make_stack(
 def sample(name: str) -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load((SAMPLES / f"{name}.yaml").read_text())
     return document
+
+
+def certificate_expiring(not_after: datetime.datetime, host: str = "shop.example.com") -> bytes:
+    """A self-signed PEM certificate for `host` that expires at `not_after`."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    built = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(not_after - datetime.timedelta(days=90)).not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return built.public_bytes(serialization.Encoding.PEM)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from djangostack_operator import certificates
 from djangostack_operator.kinds import CHILD_KINDS
 from djangostack_operator.references import ObjectInfo
 from djangostack_operator.vocabulary import INSTANCE, MADE_FOR, MANAGED_BY, OPERATOR
@@ -62,7 +63,10 @@ def config_info(kind: str, body: Mapping[str, Any]) -> ObjectInfo:
     )
     made_for = (metadata.get("annotations") or {}).get(MADE_FOR)
     ours = (metadata.get("labels") or {}).get(MANAGED_BY) == OPERATOR
-    return ObjectInfo(frozenset(data), content_digest(data, key), made_for, owner, ours)
+    expiry = None
+    if kind == "Secret" and "tls.crt" in data:
+        expiry = certificates.not_after(str(data["tls.crt"])) or ""
+    return ObjectInfo(frozenset(data), content_digest(data, key), made_for, owner, ours, expiry)
 
 
 def _older(metadata: Mapping[str, Any], kept: Mapping[str, Any]) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from djangostack_operator import diff
+from djangostack_operator import certificates, diff
 from djangostack_operator.kinds import BY_KIND, CREATE_ONLY, PRUNABLE
 from djangostack_operator.policy import Policy, policy_problems
 from djangostack_operator.references import (
@@ -109,14 +109,16 @@ def decide(
     recorded: Release | None = None,
     taken: Mapping[tuple[str, str], str] | None = None,
     policy: Policy = DEFAULT_POLICY,
+    now: str | None = None,
 ) -> Decision:
     """`recorded`: the serving release the last status recorded. `taken`: (kind, name) of
     objects in the namespace that belong to another stack, with a word on which. `policy`:
-    what the operator allows every stack; what it refuses blocks every child write."""
+    what the operator allows every stack; what it refuses blocks every child write. `now`
+    (certificates.TIME_FORMAT): renews the operator's own certificate ahead of its expiry."""
     plan = release_plan(stack, children, recorded)
     problems = policy_problems(stack, policy)
     problems += missing_references(stack, secrets, config_maps)
-    secret_writes, secret_problems = _secret_writes(stack, secrets, children, in_flight)
+    secret_writes, secret_problems = _secret_writes(stack, secrets, children, in_flight, now)
     problems += secret_problems
     writes = list(secret_writes)
     if not problems:
@@ -182,6 +184,7 @@ def _secret_writes(
     secrets: Mapping[str, ObjectInfo],
     children: Children,
     in_flight: InFlight,
+    now: str | None,
 ) -> tuple[list[Write], list[tuple[str, str]]]:
     """Create each generated Secret once and never change its values, with two exceptions
     that follow the spec: a self-signed certificate is made again for a new host, and the
@@ -201,17 +204,15 @@ def _secret_writes(
                     (SECRET_KEY_MISSING, f"Secret {wanted.name} has no key {', '.join(missing)}")
                 )
             made_for = wanted.made_for
-            if (
-                made_for is not None
-                and existing.made_for != made_for
-                and not _pending(in_flight, key, made_for, None)
-            ):
+            why = _renewal(wanted, existing, now)
+            if made_for is not None and why and not _pending(in_flight, key, made_for, None):
                 writes.append(
                     Write(
                         "regenerate-secret", "Secret", wanted.name, "v1", made_for,
                         body={"metadata": _made_for(wanted)}, secret=wanted,
                         event=Event("Normal", "CertificateRenewed",
-                                    f"Made a new self-signed certificate for {wanted.host}"),
+                                    f"Made a new self-signed certificate for {wanted.host}"
+                                    f" ({why})"),
                     )
                 )  # fmt: skip
             # A Secret the user made under this name (their own password) stays theirs.
@@ -244,6 +245,22 @@ def _secret_writes(
             )
         )  # fmt: skip
     return writes, problems
+
+
+def _renewal(wanted: GeneratedSecret, existing: ObjectInfo, now: str | None) -> str:
+    """Why the operator's own certificate must be made again ("" when it need not): made
+    for another host, unreadable, or expiring within certificates.RENEW_BEFORE."""
+    if wanted.made_for is None:
+        return ""
+    if existing.made_for != wanted.made_for:
+        return f"the last one was for {existing.made_for or 'another host'}"
+    if not existing.ours or now is None or existing.not_after is None:
+        return ""
+    if existing.not_after == "":
+        return "tls.crt held no readable certificate"
+    if certificates.expires_within(existing.not_after, now, certificates.RENEW_BEFORE):
+        return f"the last one expires at {existing.not_after}"
+    return ""
 
 
 def _made_for(wanted: GeneratedSecret) -> dict[str, Any]:

@@ -194,18 +194,21 @@ def _reconcile_valid(
     previous = last_written or stored
     decision = decide(
         stack, observed.children, observed.secrets, observed.config_maps, in_flight,
-        recorded=_recorded_release(previous), taken=observed.taken, policy=policy,
+        recorded=_recorded_release(previous), taken=observed.taken, policy=policy, now=now,
     )  # fmt: skip
     _execute(kube, stack.namespace, decision=decision, outcome=outcome, emit=emit, recent=recent)
     outcome.waits_for_secret = any(reason in WAITING_FOR_SECRET for reason, _ in decision.problems)
 
+    tls_secret = tls_secret_name(stack) or ""
+    tls_info = observed.secrets.get(tls_secret)
+    tls_written = tls_secret in outcome.secrets_written
     observation = Observation(
         children=observed.children,
         plan=decision.plan,
         # A TLS Secret this pass created counts: the watch shows it a moment later, and a
         # status saying "waiting for the certificate" would be wrong and written twice.
-        tls_secret_present=(tls_secret_name(stack) or "") in observed.secrets
-        or f"Secret {tls_secret_name(stack)}" in outcome.writes,
+        tls_secret_present=tls_secret in observed.secrets or tls_written,
+        tls_not_after=None if tls_written else tls_info.not_after if tls_info else None,
         problems=decision.problems,
         backups=tuple(
             j for j in observed.children.get("Job", {}).values() if component(j) == BACKUP

@@ -31,6 +31,9 @@ class ObjectInfo:
     made_for: str | None = None  # the MADE_FOR annotation
     owner: str | None = None  # uid of the controller ownerReference
     ours: bool = False  # labelled as made by the operator (not a Secret the user made)
+    # Of a Secret with a `tls.crt`: when its certificate expires (certificates.TIME_FORMAT),
+    # "" when `tls.crt` holds no readable certificate; None: no `tls.crt` at all.
+    not_after: str | None = None
 
 
 def secret_names(stack: DjangoStack) -> list[str]:

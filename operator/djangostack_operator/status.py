@@ -7,10 +7,12 @@ while its status stays the same, so recomputing an unchanged status gives an equ
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from djangostack_operator import certificates
 from djangostack_operator.release import ReleasePlan, job_failure, job_state
 from djangostack_operator.render.django import web_min_replicas
 from djangostack_operator.spec import DjangoStack
@@ -73,6 +75,9 @@ class Observation:
     plan: ReleasePlan
     tls_secret_present: bool
     problems: tuple[tuple[str, str], ...] = ()
+    # When the certificate the Ingress serves expires (certificates.TIME_FORMAT); "" when its
+    # Secret holds no readable one; None when not known (none yet, or made in this pass).
+    tls_not_after: str | None = None
     # Every backup Job of the stack: scheduled (CronJob), on-demand and pre-migration.
     backups: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     # Writes of this reconcile that failed.
@@ -175,6 +180,23 @@ class _Conditions:
         return condition
 
 
+def _certificate_condition(conditions: _Conditions, not_after: str | None, now: str) -> Condition:
+    """TLSReady of a certificate that exists: False once it cannot be served much longer."""
+    if not_after is None:
+        return conditions.set("TLSReady", "True", "CertificateReady", "certificate present")
+    if not_after == "":
+        message = "the TLS Secret's tls.crt holds no readable certificate"
+        return conditions.set("TLSReady", "False", "CertificateInvalid", message)
+    if certificates.expires_within(not_after, now, datetime.timedelta(0)):
+        message = f"the certificate expired at {not_after}"
+        return conditions.set("TLSReady", "False", "CertificateExpired", message)
+    if certificates.expires_within(not_after, now, certificates.EXPIRY_WARNING):
+        message = f"the certificate expires at {not_after} and was not renewed"
+        return conditions.set("TLSReady", "False", "CertificateExpiring", message)
+    message = f"certificate present, valid until {not_after}"
+    return conditions.set("TLSReady", "True", "CertificateReady", message)
+
+
 def compute_status(
     stack: DjangoStack,
     observation: Observation,
@@ -251,7 +273,7 @@ def compute_status(
     if ingress is None or not ingress.tls.enabled:
         tls_ok = conditions.set("TLSReady", "True", "NotRequired", "no TLS at the Ingress")
     elif observation.tls_secret_present:
-        tls_ok = conditions.set("TLSReady", "True", "CertificateReady", "certificate present")
+        tls_ok = _certificate_condition(conditions, observation.tls_not_after, now)
     else:
         tls_ok = conditions.set(
             "TLSReady", "False", "WaitingForCertificate", "the TLS Secret does not exist yet"

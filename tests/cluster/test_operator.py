@@ -4,6 +4,7 @@ pods Succeeded; an annotation makes a Job's pods fail)."""
 from __future__ import annotations
 
 import base64
+import datetime
 import subprocess
 import threading
 import time
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
 from djangostack_operator.render.meta import CONFIG_CHECKSUM
+from tests.factories import certificate_expiring
 from tests.kube_helpers import wait_for, wait_gone
 from tests.stacks import Stacks
 
@@ -546,3 +549,58 @@ def test_an_ingress_annotation_off_the_allow_list_stalls_and_leaves_the_ingress_
     assert snippet not in (after.metadata.annotations or {})
     stacks.patch_spec({"ingress": {"annotations": None}})
     stacks.wait_ready()
+
+
+def tls_data(not_after: datetime.datetime) -> dict[str, str]:
+    certificate = certificate_expiring(not_after)
+    return {
+        "tls.crt": base64.b64encode(certificate).decode(),
+        "tls.key": base64.b64encode(b"k").decode(),
+    }
+
+
+def served_until(stacks: Stacks, secret: str) -> datetime.datetime:
+    data = stacks.core.read_namespaced_secret(secret, stacks.namespace).data
+    pem = base64.b64decode(data["tls.crt"])
+    return x509.load_pem_x509_certificate(pem).not_valid_after_utc
+
+
+def test_the_operators_certificate_is_renewed_before_it_expires(stacks: Stacks) -> None:
+    stacks.create()
+    stacks.wait_ready()
+    now = datetime.datetime.now(datetime.UTC)
+    # As if a year had passed: the self-signed certificate expires in two days.
+    soon = tls_data(now + datetime.timedelta(days=2))
+    stacks.core.patch_namespaced_secret("shop-tls", stacks.namespace, {"data": soon})
+    # Secrets are read again each resync (30 s here).
+    wait_for(
+        "the renewed certificate",
+        lambda: served_until(stacks, "shop-tls") > now + datetime.timedelta(days=300),
+        timeout=90,
+        interval=1,
+    )
+    events = stacks.core.list_namespaced_event(
+        stacks.namespace, field_selector="involvedObject.kind=DjangoStack"
+    ).items
+    renewed = [e for e in events if e.reason == "CertificateRenewed"]
+    assert len(renewed) == 1 and "expires at" in renewed[0].message
+    assert stacks.condition("TLSReady")["status"] == "True"
+
+
+def test_an_expired_certificate_in_use_turns_tls_ready_false(stacks: Stacks) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    stacks.core.create_namespaced_secret(
+        stacks.namespace,
+        {"metadata": {"name": "bought"}, "type": "kubernetes.io/tls",
+         "data": tls_data(now - datetime.timedelta(hours=1))},
+    )  # fmt: skip
+    stacks.create(ingress={"host": "shop.example.com", "tls": {"secretName": "bought"}})
+    expired = stacks.wait_condition("TLSReady", "False", timeout=120)
+    tls = next(c for c in expired["status"]["conditions"] if c["type"] == "TLSReady")
+    assert tls["reason"] == "CertificateExpired"
+    assert stacks.condition("Ready")["status"] == "False"
+    # The user's certificate is theirs: reported, never replaced.
+    assert served_until(stacks, "bought") < now
+    renewed = tls_data(now + datetime.timedelta(days=90))
+    stacks.core.patch_namespaced_secret("bought", stacks.namespace, {"data": renewed})
+    stacks.wait_ready(timeout=120)
