@@ -2,8 +2,8 @@
 # Make this machine ready for `make test` and `make demo`, idempotently:
 #   1. Debian packages when missing: PostgreSQL and Redis servers for the app tests, shellcheck,
 #      wrk (the load generator of the benchmarks),
-#      and the real node's runtime (containerd, runc, the CNI plugins, iptables, conntrack) and
-#      image tools (mmdebstrap, buildah);
+#      and the real node's runtime (containerd, runc, the CNI plugins, iptables, nftables,
+#      conntrack) and image tools (mmdebstrap, buildah);
 #   2. the virtualenv .venv with the project and its dev/app extras, when pyproject.toml changed;
 #   3. the cluster's binaries, built once into ~/.cache/djangostack-operator;
 #   4. the cluster's images (pause, postgres, redis, the Dockerfile's app and operator), built
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql redis-server shellcheck wrk
-  containerd runc containernetworking-plugins iptables conntrack mmdebstrap buildah)
+  containerd runc containernetworking-plugins iptables nftables conntrack mmdebstrap buildah)
 PYTHON=${PYTHON:-python3}
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

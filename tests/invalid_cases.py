@@ -27,6 +27,17 @@ ONE_OF_DATA = "set exactly one of managed, external"
 NAME_RULE = "metadata.name must be a DNS label of at most 40 characters that starts with a letter"
 ONE_TLS = "set exactly one of issuerRef, secretName, selfSigned: true, disabled: true"
 
+INGRESS_FROM = "spec.networkPolicy.ingressFrom[0]"
+
+
+def ingress_from_pods(labels: dict[str, str]) -> dict[str, Any]:
+    return {"networkPolicy": {"ingressFrom": [{"podSelector": {"matchLabels": labels}}]}}
+
+
+PEER_RULE = "set namespaceSelector, podSelector or both"
+EXPRESSION_VALUES = "spec.networkPolicy.metricsFrom[0].podSelector.matchExpressions[0].values"
+MATCH_LABELS = f"{INGRESS_FROM}.podSelector.matchLabels"
+
 CASES = [
     InvalidCase("image-missing", {"image": None}, ("spec.image", "required"),
                 ("spec.image", "Required value")),
@@ -81,6 +92,21 @@ CASES = [
                 {"database": {"managed": {"databaseName": "template1"}}},
                 ("spec.database.managed.databaseName", "PostgreSQL's own"),
                 ("spec.database.managed.databaseName", "PostgreSQL's own")),
+    InvalidCase("network-peer-empty", {"networkPolicy": {"ingressFrom": [{}]}},
+                (INGRESS_FROM, PEER_RULE), (INGRESS_FROM, PEER_RULE)),
+    InvalidCase("network-selector-in-without-values",
+                {"networkPolicy": {"metricsFrom": [{"podSelector": {"matchExpressions": [
+                    {"key": "app", "operator": "In"}]}}]}},
+                (EXPRESSION_VALUES, "In and NotIn need values"),
+                (EXPRESSION_VALUES, "In and NotIn need values")),
+    InvalidCase("network-selector-bad-label",
+                ingress_from_pods({"bad key": "x"}),
+                (MATCH_LABELS, "keys must be label names"),
+                (MATCH_LABELS, "keys must be label names")),
+    InvalidCase("network-selector-bad-value",
+                ingress_from_pods({"app": "-x"}),
+                (f"{MATCH_LABELS}.app", "must match the pattern"),
+                (f"{MATCH_LABELS}.app", "should match")),
     InvalidCase("database-image-latest", {"database": {"managed": {"image": "postgres:latest"}}},
                 ("spec.database.managed.image", PINNED), ("spec.database.managed.image", PINNED)),
     InvalidCase("storage-not-a-quantity", {"database": {"managed": {"storage": "ten gigs"}}},

@@ -1,8 +1,10 @@
-"""The real worker node: containerd, kubelet, kube-proxy, CoreDNS and Traefik on this machine.
+"""The real worker node: containerd, kubelet, kube-proxy, NetworkPolicy enforcement, CoreDNS
+and Traefik on this machine.
 
 Start (after the apiserver is ready; the bridge is made before it, see network.py):
 RBAC for the node's components -> containerd -> images imported -> volumes (volumes.py) ->
-kubelet (until the node is Ready) -> kube-proxy -> CoreDNS -> Traefik. Stop goes the other
+kubelet (until the node is Ready) -> kube-proxy -> network policies (networkpolicies.py) ->
+CoreDNS -> Traefik. Stop goes the other
 way and then removes what the node left on the host: containers, mounts under its folders,
 the kubelet's cgroups, its /var/log/containers links, CNI result files, the shims' state,
 every KUBE-/CNI- chain and ours, the bridge, and puts the kernel tunables back.
@@ -35,6 +37,7 @@ from djangostack_devcluster import (
     kubeproxy,
     metricsserver,
     network,
+    networkpolicies,
     pki,
     topology,
     traefik,
@@ -45,8 +48,8 @@ from djangostack_devcluster.tools import Toolset, cache_dir
 
 # Start order; stopping goes in reverse.
 COMPONENTS = (
-    "containerd", "volumes", "kubelet", "kube-proxy", "coredns", "metrics-server",
-    "cert-manager", "traefik",
+    "containerd", "volumes", "kubelet", "kube-proxy", "network-policies", "coredns",
+    "metrics-server", "cert-manager", "traefik",
 )  # fmt: skip
 LOCK = Path("/run/djangostack-real-node.json")
 CONTAINER_LOGS = Path("/var/log/containers")
@@ -156,7 +159,9 @@ class RealNode:
             "apply",
             "-f",
             "-",
-            input=APISERVER_KUBELET_RBAC + "---" + coredns.RBAC + "---" + traefik.RBAC,
+            input="---".join(
+                (APISERVER_KUBELET_RBAC, coredns.RBAC, traefik.RBAC, networkpolicies.RBAC)
+            ),
         )
         self._start_containerd(attached, deadline)
         images.import_all(self.containerd)
@@ -164,6 +169,7 @@ class RealNode:
                     attached)  # fmt: skip
         self._start_kubelet(write_kubeconfig, ca_cert, attached, deadline, kubectl)
         self._start_kube_proxy(write_kubeconfig, attached, deadline)
+        self._start_network_policies(write_kubeconfig, attached, deadline)
         self._start_coredns(write_kubeconfig, attached, deadline)
         self._start_metrics_server(access, attached, deadline)
         self._start_cert_manager(access, attached, deadline)
@@ -228,6 +234,19 @@ class RealNode:
         config_file.write_text(yaml.safe_dump(body, sort_keys=False))
         self._start("kube-proxy", self.tools.kube_proxy, kubeproxy.args(config_file), attached)
         self._wait("kube-proxy", lambda: http_ok(f"http://127.0.0.1:{healthz}/healthz"), deadline)
+
+    def _start_network_policies(
+        self,
+        write_kubeconfig: Callable[[pki.ClientIdentity, Path], None],
+        attached: bool,
+        deadline: float,
+    ) -> None:
+        kubeconfig = self.dir / "network-policies.kubeconfig"
+        write_kubeconfig(pki.NETWORK_POLICIES, kubeconfig)
+        self._start("network-policies", self.tools.network_policies,
+                    networkpolicies.args(kubeconfig), attached)  # fmt: skip
+        # Its table appears once its informers have synced and it polices.
+        self._wait("network-policies", networkpolicies.table_exists, deadline)
 
     def _start_coredns(
         self,
@@ -312,6 +331,8 @@ class RealNode:
         pid = self.processes.stop("containerd")
         if pid is not None:
             say(f"stopped containerd (pid {pid})")
+        for item in networkpolicies.remove_table():
+            say(f"removed {item}")
         cleanup = subprocess.run(
             [str(self.tools.kube_proxy), *kubeproxy.cleanup_args()],
             capture_output=True, text=True, check=False,
@@ -363,6 +384,7 @@ class RealNode:
         found += [f"cgroup {group}" for group in kubepods_cgroups()]
         found += [f"link {link}" for link in container_log_links(self.dir)]
         found += network.leftovers()
+        found += networkpolicies.leftovers()
         found += [f"path {path}" for path in self._host_paths_made()]
         if LOCK.is_file():
             found.append(f"lock {LOCK}")

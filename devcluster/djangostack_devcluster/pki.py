@@ -58,6 +58,7 @@ COREDNS = ClientIdentity("coredns", "system:coredns")
 FRONT_PROXY = ClientIdentity("front-proxy-client", "front-proxy-client")
 METRICS_SERVER = ClientIdentity("metrics-server", "system:metrics-server")
 CERT_MANAGER = ClientIdentity("cert-manager", "system:cert-manager")
+NETWORK_POLICIES = ClientIdentity("network-policies", "system:network-policies")
 CLIENT_IDENTITIES = (
     ADMIN,
     CONTROLLER_MANAGER,
@@ -69,6 +70,7 @@ CLIENT_IDENTITIES = (
     FRONT_PROXY,
     METRICS_SERVER,
     CERT_MANAGER,
+    NETWORK_POLICIES,
 )
 # metrics-server's serving name, as the aggregator checks it (<service>.<namespace>.svc).
 METRICS_SERVER_DNS_NAMES = ("metrics-server.kube-system.svc",)

@@ -8,6 +8,8 @@ while its folder exists.
   Go module proxy through the wrapper module in `hack/k8s` (k8s.io/kubernetes cannot be
   `go install`ed because its go.mod replaces its staging modules with local paths).
 - kwok, helm and CoreDNS: `go install` of their own modules.
+- cert-manager and kube-network-policies: small entry points of our own (`hack/cert-manager`,
+  `hack/network-policies`) around their released packages.
 - Traefik: built inside its downloaded module (its go.mod has replace directives too). v3.6:
   v3.7's dependencies include modules the Go module proxy here does not serve.
 - containerd, ctr, runc and the CNI plugins: Debian's packages (scripts/bootstrap.sh).
@@ -38,6 +40,7 @@ COREDNS_VERSION = "v1.15.0"
 TRAEFIK_VERSION = "v3.6.12"
 METRICS_SERVER_VERSION = "v0.8.0"
 CERT_MANAGER_VERSION = "v1.21.2"  # also hack/cert-manager/go.mod's requirement
+NETWORK_POLICIES_VERSION = "v0.8.0"  # hack/network-policies/go.mod's requirement
 KUBERNETES_COMMANDS = (
     "kube-apiserver",
     "kube-controller-manager",
@@ -51,6 +54,7 @@ MIN_GO = (1, 24)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WRAPPER_MODULE = REPO_ROOT / "hack" / "k8s"
 CERT_MANAGER_MODULE = REPO_ROOT / "hack" / "cert-manager"
+NETWORK_POLICIES_MODULE = REPO_ROOT / "hack" / "network-policies"
 
 
 class ToolError(RuntimeError):
@@ -87,6 +91,7 @@ class Toolset:
     traefik: Path
     metrics_server: Path
     cert_manager: Path  # its folder also holds cert-manager's CRDs (crds/*.yaml)
+    network_policies: Path
     containerd: Path
     ctr: Path
 
@@ -105,6 +110,7 @@ class Toolset:
             "traefik": self.traefik,
             "metrics-server": self.metrics_server,
             "cert-manager-controller": self.cert_manager,
+            "network-policies": self.network_policies,
             "containerd": self.containerd,
             "ctr": self.ctr,
         }
@@ -301,12 +307,36 @@ def _module_source(go_bin: Path, module: str) -> Path:
     return Path(json.loads(download.stdout)["Dir"])
 
 
-def _cert_manager_dir() -> Path:
+def _entry_point_dir(name: str, version: str, module: Path) -> Path:
     # The entry point's own sources are part of the key: a change to it rebuilds.
     digest = hashlib.sha256()
-    for name in ("main.go", "go.mod", "go.sum"):
-        digest.update((CERT_MANAGER_MODULE / name).read_bytes())
-    return cache_dir() / f"cert-manager-{CERT_MANAGER_VERSION}-{digest.hexdigest()[:12]}"
+    for source in ("main.go", "go.mod", "go.sum"):
+        digest.update((module / source).read_bytes())
+    return cache_dir() / f"{name}-{version}-{digest.hexdigest()[:12]}"
+
+
+def _cert_manager_dir() -> Path:
+    return _entry_point_dir("cert-manager", CERT_MANAGER_VERSION, CERT_MANAGER_MODULE)
+
+
+def _network_policies_dir() -> Path:
+    return _entry_point_dir("network-policies", NETWORK_POLICIES_VERSION, NETWORK_POLICIES_MODULE)
+
+
+def ensure_network_policies() -> Path:
+    """kube-network-policies' controller, through hack/network-policies (it takes a
+    kubeconfig; the released command reads only an in-cluster token)."""
+
+    def build(out: Path) -> None:
+        go_bin = find_go()
+        log(f"building kube-network-policies {NETWORK_POLICIES_VERSION} (cold: about 2 min)")
+        argv = [str(go_bin), "build", "-v", "-trimpath", "-ldflags", "-s -w",
+                "-o", str(out / "network-policies"), "."]  # fmt: skip
+        _run_with_progress("network-policies", argv, NETWORK_POLICIES_MODULE, _go_env(go_bin))
+
+    return _install_atomically(_network_policies_dir(), ("network-policies",), build) / (
+        "network-policies"
+    )
 
 
 def ensure_cert_manager() -> Path:
@@ -399,6 +429,7 @@ def _toolset(build: bool) -> Toolset:
         traefik = ensure_traefik()
         metrics_server = ensure_metrics_server()
         cert_manager = ensure_cert_manager()
+        network_policies = ensure_network_policies()
     else:
         kubernetes = cache_dir() / f"kubernetes-{KUBERNETES_VERSION}"
         kwok = cache_dir() / f"kwok-{KWOK_VERSION}" / "kwok"
@@ -407,6 +438,7 @@ def _toolset(build: bool) -> Toolset:
         traefik = cache_dir() / f"traefik-{TRAEFIK_VERSION}" / "traefik"
         metrics_server = cache_dir() / f"metrics-server-{METRICS_SERVER_VERSION}" / "metrics-server"
         cert_manager = _cert_manager_dir() / "cert-manager-controller"
+        network_policies = _network_policies_dir() / "network-policies"
         expected = [kubernetes / name for name in KUBERNETES_COMMANDS] + [
             kwok,
             helm,
@@ -414,6 +446,7 @@ def _toolset(build: bool) -> Toolset:
             traefik,
             metrics_server,
             cert_manager,
+            network_policies,
         ]
         missing = [str(path) for path in expected if not path.is_file()]
         if missing:
@@ -432,6 +465,7 @@ def _toolset(build: bool) -> Toolset:
         traefik=traefik,
         metrics_server=metrics_server,
         cert_manager=cert_manager,
+        network_policies=network_policies,
         containerd=find_debian_binary("containerd", "containerd"),
         ctr=find_debian_binary("ctr", "containerd"),
     )

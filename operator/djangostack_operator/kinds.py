@@ -40,6 +40,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets"),
     ChildKind("HorizontalPodAutoscaler", "autoscaling", "v2", "horizontalpodautoscalers"),
     ChildKind("Ingress", "networking.k8s.io", "v1", "ingresses"),
+    ChildKind("NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies"),
     ChildKind("Job", "batch", "v1", "jobs", create_only=True),
     ChildKind("CronJob", "batch", "v1", "cronjobs"),
     ChildKind("ConfigMap", "", "v1", "configmaps"),

@@ -702,6 +702,114 @@ class IngressSpec(Model):
         return f"{self.scheme}://{self.host}"
 
 
+# ---- network policies ---------------------------------------------------------------------
+
+# A label value: at most 63 letters, digits, -, _ or ., starting and ending alphanumerically.
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
+LabelKey = Annotated[str, StringConstraints(pattern=QUALIFIED_NAME, max_length=317)]
+MatchLabels = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=317)], LabelValue],
+    Field(max_length=32),
+    *field_rule(
+        f"self.all(k, k.matches(r'{QUALIFIED_NAME}'))",
+        "keys must be label names (an optional DNS prefix and /, then at most 63 letters,"
+        " digits, -, _ or .)",
+        lambda labels: all(re.match(QUALIFIED_NAME, key) for key in labels),
+    ),
+]
+
+
+class LabelSelectorRequirement(RuledApiModel):
+    key: LabelKey = Field(description="The label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
+        description="In, NotIn, Exists or DoesNotExist."
+    )
+    values: list[LabelValue] = Field(
+        default_factory=list, max_length=64, description="For In and NotIn: the values."
+    )
+
+    __rules__ = (
+        Rule(
+            cel="(self.operator in ['In', 'NotIn']) == (size(self.values) > 0)",
+            message="In and NotIn need values; Exists and DoesNotExist take none",
+            check=lambda m: (m.operator in ("In", "NotIn")) == bool(m.values),
+            field="values",
+        ),
+    )
+
+
+class LabelSelector(Model):
+    match_labels: MatchLabels = Field(
+        default_factory=dict, description="Labels the objects must carry."
+    )
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list, max_length=16, description="Requirements the labels must meet."
+    )
+
+
+class NetworkPeer(RuledApiModel):
+    """Pods, by their namespace's labels and their own (both: pods of those namespaces)."""
+
+    namespace_selector: LabelSelector | None = Field(
+        None, description="Namespaces by label (an empty selector: every namespace)."
+    )
+    pod_selector: LabelSelector | None = Field(
+        None,
+        description="Pods by label; without namespaceSelector, in the stack's namespace only.",
+    )
+
+    __rules__ = (
+        Rule(
+            cel="has(self.namespaceSelector) || has(self.podSelector)",
+            message="set namespaceSelector, podSelector or both",
+            check=lambda m: m.namespace_selector is not None or m.pod_selector is not None,
+        ),
+    )
+
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def _namespaces(*names: str) -> NetworkPeer:
+    requirement = LabelSelectorRequirement(
+        key=NAMESPACE_NAME_LABEL, operator="In", values=list(names)
+    )
+    return NetworkPeer(namespace_selector=LabelSelector(match_expressions=[requirement]))
+
+
+# Where Ingress controllers and Prometheus usually run (ingress-nginx's and Traefik's charts,
+# k3s and RKE2 in kube-system, kube-prometheus-stack in monitoring).
+DEFAULT_INGRESS_NAMESPACES = ("ingress-nginx", "traefik", "kube-system")
+DEFAULT_METRICS_NAMESPACES = ("monitoring",)
+
+
+class NetworkPolicySpec(Model):
+    enabled: bool = Field(
+        True,
+        description="Render a NetworkPolicy per component: PostgreSQL and Redis accept only the"
+        " stack's own pods, web only ingressFrom and metricsFrom, the rest nothing.",
+    )
+    ingress_from: list[NetworkPeer] = Field(
+        default_factory=lambda: [_namespaces(*DEFAULT_INGRESS_NAMESPACES)],
+        max_length=16,
+        description="Who may reach web's HTTP port: the Ingress controller's pods. Default: pods"
+        " of the namespaces ingress-nginx, traefik and kube-system.",
+    )
+    metrics_from: list[NetworkPeer] = Field(
+        default_factory=lambda: [_namespaces(*DEFAULT_METRICS_NAMESPACES)],
+        max_length=16,
+        description="Who may scrape web's /metrics (its HTTP port): Prometheus. Default: pods of"
+        " the namespace monitoring.",
+    )
+    app_egress: Literal["StackOnly", "Unrestricted"] = Field(
+        "StackOnly",
+        description="StackOnly: web, workers, beat and the Jobs reach only the stack's PostgreSQL"
+        " and Redis, and DNS. Unrestricted: anything (external APIs, object storage, mail). With"
+        " an external database or Redis the app's egress is unrestricted.",
+    )
+
+
 class BackupSpec(RuledApiModel):
     enabled: bool = Field(True, description="Take scheduled pg_dump backups.")
     schedule: CronSchedule = Field(
@@ -805,6 +913,10 @@ class DjangoStackSpec(RuledApiModel):
     )
     backup: BackupSpec = Field(
         default_factory=BackupSpec, description="Scheduled pg_dump backups to a volume."
+    )
+    network_policy: NetworkPolicySpec = Field(
+        default_factory=NetworkPolicySpec,
+        description="NetworkPolicies derived from the stack's topology (on by default).",
     )
     deletion_policy: Literal["Retain", "Delete"] = Field(
         "Retain",

@@ -41,6 +41,7 @@ def host_state(state: Path) -> dict[str, object]:
         "routes": lines("ip", "route", "show"),
         "iptables": lines("iptables-save"),
         "ip6tables": lines("ip6tables-save"),
+        "nftables tables": lines("nft", "list", "tables"),
         "sysctls": network.read_sysctls(),
         "mounts": node.mounts_under(state),
         "cgroups": node.kubepods_cgroups(),

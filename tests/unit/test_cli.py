@@ -28,6 +28,7 @@ def test_render_production_sample_prints_every_object_kind() -> None:
     assert {d["kind"] for d in documents} == {
         "Service",
         "StatefulSet",
+        "NetworkPolicy",
         "Job",
         "Deployment",
         "PodDisruptionBudget",

@@ -73,7 +73,11 @@ def test_app_image_matches_what_the_operator_renders() -> None:
     app = STAGES["app"]
     assert app.values("WORKDIR") == ["/app"]
     assert "app/ ./" in app.values("COPY")
-    web = next(o for o in render(make_stack()) if o["metadata"]["name"] == "shop-web")
+    web = next(
+        o
+        for o in render(make_stack())
+        if (o["kind"], o["metadata"]["name"]) == ("Deployment", "shop-web")
+    )
     container = web["spec"]["template"]["spec"]["containers"][0]
     rendered = ["gunicorn", f"--bind=0.0.0.0:{container['ports'][0]['containerPort']}"]
     assert [json.loads(cmd) for cmd in app.values("CMD")] == [container["command"]]

@@ -146,7 +146,9 @@ def test_plan_of_the_default_stack() -> None:
 def test_plan_keeps_every_env_name_of_the_pod_spec() -> None:
     objects = _objects(env=[{"name": "FEATURE", "value": "on-$(DJANGO_SETTINGS_MODULE)"}])
     plan = localrun.plan(objects, SECRETS, ADDRESSES, ROOT)
-    deployment = next(o for o in objects if o["metadata"]["name"] == "shop-web")
+    deployment = next(
+        o for o in objects if (o["kind"], o["metadata"]["name"]) == ("Deployment", "shop-web")
+    )
     declared = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     web = plan.services[0]
     assert set(web.env) == declared | {"TMPDIR"}

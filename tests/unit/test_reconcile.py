@@ -86,7 +86,7 @@ def test_a_refused_child_is_named_in_the_status_and_the_other_writes_go_ahead() 
 
 
 def test_an_unanswered_write_is_retrying_not_stalled() -> None:
-    kube = RecordingKube(refuse={"ConfigMap": ApiError(0, "Unreachable", "no answer")})
+    kube = RecordingKube(refuse={"NetworkPolicy": ApiError(0, "Unreachable", "no answer")})
     outcome = run(kube, [])
     assert outcome.unreachable
     # No answer: the rest of the pass is skipped, but the status (if it can be written) says so.

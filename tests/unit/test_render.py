@@ -33,6 +33,19 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 def test_minimal_stack_renders_every_tier_in_apply_order() -> None:
     kinds = [(o["kind"], o["metadata"]["name"]) for o in render(make_stack())]
     assert kinds == [
+        *[
+            ("NetworkPolicy", f"shop-{c}")
+            for c in (
+                "web",
+                "worker",
+                "beat",
+                "migrations",
+                "backup",
+                "restore",
+                "postgres",
+                "redis",
+            )
+        ],
         ("ConfigMap", "shop-postgres-init"),
         ("Service", "shop-postgres-headless"),
         ("Service", "shop-postgres"),

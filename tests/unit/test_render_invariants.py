@@ -175,7 +175,10 @@ def test_rendered_objects_are_independent_copies() -> None:
     stack = STACKS["minimal"]
     objects = render(stack)
     objects[0]["metadata"]["labels"]["mutated"] = "yes"
-    objects[7]["spec"]["template"]["spec"]["volumes"].append({"name": "extra"})
+    (web,) = [
+        o for o in objects if (o["kind"], o["metadata"]["name"]) == ("Deployment", "shop-web")
+    ]
+    web["spec"]["template"]["spec"]["volumes"].append({"name": "extra"})
     assert render(stack) != objects
     assert all("mutated" not in o["metadata"]["labels"] for o in render(stack))
 

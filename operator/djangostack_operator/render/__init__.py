@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from djangostack_operator.render import backup, datastore, django, ingress
+from djangostack_operator.render import backup, datastore, django, ingress, networkpolicy
 from djangostack_operator.render.pod import Release, RenderContext
 from djangostack_operator.spec import DjangoStack
 
@@ -20,11 +20,13 @@ __all__ = ["Release", "RenderContext", "render"]
 def render(stack: DjangoStack, context: RenderContext | None = None) -> list[dict[str, Any]]:
     """Every child object of the stack, in apply order.
 
-    Data services come first, then the migrations Job, then the tiers that run the release,
+    NetworkPolicies come first (no pod runs before the policy covering it), then the data
+    services, then the migrations Job, then the tiers that run the release,
     then the edge and the backups.
     """
     context = context or RenderContext()
     candidates: list[dict[str, Any] | None] = [
+        *networkpolicy.network_policies(stack),
         *datastore.postgres_objects(stack),
         *datastore.redis_objects(stack),
         django.migrations_job(stack, context),
