@@ -2,11 +2,19 @@
 
 Built from the Go module proxy through the entry point in `hack/network-policies` (the
 released command reads only an in-cluster ServiceAccount token). It reads pods, namespaces
-and NetworkPolicies with a read-only role of its own, owns one nftables table, and sends new
-connections of the pods a policy selects through an nfqueue, where it accepts or drops them.
-As upstream, traffic that root processes of the host start is never policed (the kubelet's
-probes, and here Traefik, which runs on the host as root), nor is DNS over UDP. SIGTERM
-removes its table; `remove_table` removes one a killed controller left behind.
+and NetworkPolicies with a read-only role of its own and decides, for each new connection
+it reads from an nfqueue, whether the policies allow it.
+
+What sends the connections to its queue is ours: upstream installs nftables rules with
+nftables' `queue` expression, which this machine's kernel lacks (its rules fail with
+ENOENT, which the controller logs and retries a few times, and then it carries on). The
+kernel has iptables' NFQUEUE target, so the node installs the same rules in one chain of
+the mangle table's POSTROUTING (after kube-proxy's DNAT, as upstream's hook): DNS over
+UDP and the host's root processes (the kubelet's probes; Traefik, which runs on the host as
+root) pass, established connections pass, and every other new connection from or to a pod
+is queued. Without `--queue-bypass`: when the controller is not reading, pods' new
+connections are dropped (upstream's default, fail closed). The chain goes in after the
+controller reads its queue and comes out before it stops.
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ from djangostack_devcluster import topology
 USER = "system:network-policies"  # the CN of pki.NETWORK_POLICIES
 TABLE = "djangostack-network-policies"
 QUEUE_ID = 107
+CHAIN = "DJANGOSTACK-NETPOL"
+HOOK = ("-t", "mangle", "POSTROUTING")
+NFQUEUE_STATE = Path("/proc/net/netfilter/nfnetlink_queue")
 
 RBAC = f"""
 apiVersion: rbac.authorization.k8s.io/v1
@@ -59,6 +70,53 @@ def args(kubeconfig: Path) -> list[str]:
     ]
 
 
+def queue_bound() -> bool:
+    """The controller reads its queue (the kernel lists it with the reader's port id)."""
+    try:
+        lines = NFQUEUE_STATE.read_text().splitlines()
+    except OSError:
+        return False
+    return any(line.split()[:1] == [str(QUEUE_ID)] for line in lines)
+
+
+def _iptables(*argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["iptables", "-w", *argv], capture_output=True, text=True, check=False)
+
+
+RULES = (
+    ("-p", "udp", "--dport", "53", "-j", "RETURN"),
+    ("-m", "owner", "--uid-owner", "0", "-j", "RETURN"),
+    ("-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "RETURN"),
+    ("-s", topology.POD_CIDR, "-j", "NFQUEUE", "--queue-num", str(QUEUE_ID)),
+    ("-d", topology.POD_CIDR, "-j", "NFQUEUE", "--queue-num", str(QUEUE_ID)),
+)
+
+
+def install_rules() -> None:
+    """(Re)fill the chain and make POSTROUTING jump to it, once."""
+    table, hook = HOOK[:2], HOOK[2]
+    if _iptables(*table, "-n", "-L", CHAIN).returncode != 0:
+        _iptables(*table, "-N", CHAIN)
+    _iptables(*table, "-F", CHAIN)
+    for rule in RULES:
+        added = _iptables(*table, "-A", CHAIN, *rule)
+        if added.returncode != 0:
+            raise RuntimeError(f"iptables -A {CHAIN} {' '.join(rule)}: {added.stderr.strip()}")
+    if _iptables(*table, "-C", hook, "-j", CHAIN).returncode != 0:
+        _iptables(*table, "-A", hook, "-j", CHAIN)
+
+
+def remove_rules() -> list[str]:
+    table, hook = HOOK[:2], HOOK[2]
+    while _iptables(*table, "-D", hook, "-j", CHAIN).returncode == 0:
+        pass
+    if _iptables(*table, "-n", "-L", CHAIN).returncode != 0:
+        return []
+    _iptables(*table, "-F", CHAIN)
+    _iptables(*table, "-X", CHAIN)
+    return [f"iptables mangle chain {CHAIN}"]
+
+
 def _nft(*argv: str) -> subprocess.CompletedProcess[str]:
     nft = shutil.which("nft") or "/usr/sbin/nft"
     return subprocess.run([nft, *argv], capture_output=True, text=True, check=False)
@@ -69,7 +127,8 @@ def table_exists() -> bool:
 
 
 def remove_table() -> list[str]:
-    """Remove the controller's table if it is still there; returns what was removed."""
+    """Remove the controller's table if it is still there (a kernel with nftables' queue
+    expression lets it make one; a killed controller leaves it); returns what was removed."""
     if not table_exists():
         return []
     _nft("delete", "table", "inet", TABLE)

@@ -245,8 +245,9 @@ class RealNode:
         write_kubeconfig(pki.NETWORK_POLICIES, kubeconfig)
         self._start("network-policies", self.tools.network_policies,
                     networkpolicies.args(kubeconfig), attached)  # fmt: skip
-        # Its table appears once its informers have synced and it polices.
-        self._wait("network-policies", networkpolicies.table_exists, deadline)
+        # It reads its queue once its informers have synced; only then are connections sent.
+        self._wait("network-policies", networkpolicies.queue_bound, deadline)
+        networkpolicies.install_rules()
 
     def _start_coredns(
         self,
@@ -320,6 +321,9 @@ class RealNode:
         if not self.dir.is_dir() or self._owner() not in (None, self.cluster_dir):
             return  # never started here, or taken over by another cluster (which cleaned up)
 
+        # No connection is sent to a controller that is gone.
+        for item in networkpolicies.remove_rules():
+            say(f"removed {item}")
         # Newest first; containerd last, once its containers are removed.
         for name in [name for name in reversed(COMPONENTS) if name != "containerd"]:
             pid = self.processes.stop(name)

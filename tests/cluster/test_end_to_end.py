@@ -37,6 +37,7 @@ from djangostack_operator.secretgen import self_signed_certificate
 from djangostack_operator.spec import BACKUP_NOW_ANNOTATION, GROUP, PLURAL, VERSION, StackNames
 from djangostack_operator.vocabulary import FIELD_MANAGER
 from tests.cluster.conftest import NamespaceReaper, fresh_namespace
+from tests.cluster.test_real_node import restricted_pod, wait_ready
 from tests.factories import REPO, SAMPLES
 from tests.infrastructure import missing_infrastructure
 from tests.kube_helpers import kubectl, wait_for, wait_gone
@@ -197,6 +198,69 @@ def test_the_api_through_the_ingress(e2e: EndToEnd) -> None:
     assert e2e.api.get("/api/items/").json()["count"] == 0
     # Prometheus scrapes pods directly; through the Ingress /metrics does not exist.
     assert e2e.anonymous.get("/metrics").status == 404
+
+
+# Connect and close; exit 0 when the connection opened. A dropped SYN times out (refused).
+CONNECT = "import socket, sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 3).close()"
+LISTEN_PORT = 8080
+
+
+def connects(e2e: EndToEnd, namespace: str, pod: str, host: str, port: int) -> bool:
+    result = kubectl(e2e.cluster, "-n", namespace, "exec", pod, "--",
+                     "python", "-c", CONNECT, host, str(port))  # fmt: skip
+    return result.returncode == 0
+
+
+def test_network_policies_admit_the_stack_and_refuse_everyone_else(
+    e2e: EndToEnd, namespace_reaper: NamespaceReaper
+) -> None:
+    """Enforced on the real node (kube-network-policies): the stack's own pods reach its
+    PostgreSQL and Redis; a pod of the namespace that is not the stack's, and a pod of another
+    namespace, reach none of its pods; the app's pods reach nothing outside the stack. The
+    strangers reach each other, so the refusals are the policies' and not a broken network."""
+    listener = ["python", "-m", "http.server", str(LISTEN_PORT)]
+    with fresh_namespace(
+        namespace_reaper, "e2e-stranger", node_type=topology.REAL_NODE_TYPE
+    ) as other:
+        strangers = {e2e.namespace: "stranger", other: "outsider"}
+        for namespace, name in strangers.items():
+            e2e.core.create_namespaced_pod(namespace, restricted_pod(
+                name, FIRST_IMAGE, listener, labels={"app": name}, port=LISTEN_PORT))  # fmt: skip
+        for namespace, name in strangers.items():
+            wait_ready(e2e.core, namespace, name)
+        outsider_ip = e2e.core.read_namespaced_pod("outsider", other).status.pod_ip
+        stranger_ip = e2e.core.read_namespaced_pod("stranger", e2e.namespace).status.pod_ip
+        (web,) = [p for p in e2e.pods("web") if p.metadata.deletion_timestamp is None][:1]
+        postgres_ip = e2e.core.read_namespaced_pod(
+            f"{NAMES.postgres}-0", e2e.namespace
+        ).status.pod_ip
+        redis_ip = e2e.core.read_namespaced_pod(f"{NAMES.redis}-0", e2e.namespace).status.pod_ip
+        service = f"{NAMES.postgres}.{e2e.namespace}.svc.cluster.local"
+        targets = {
+            "postgres pod": (postgres_ip, 5432),
+            "postgres Service": (service, 5432),
+            "redis pod": (redis_ip, 6379),
+            "web pod": (web.status.pod_ip, 8000),
+        }
+        # Both directions work between pods no policy selects.
+        assert connects(e2e, e2e.namespace, "stranger", outsider_ip, LISTEN_PORT)
+        assert connects(e2e, other, "outsider", stranger_ip, LISTEN_PORT)
+        # The stack's own pods reach its data services.
+        assert connects(e2e, e2e.namespace, web.metadata.name, postgres_ip, 5432)
+        assert connects(e2e, e2e.namespace, web.metadata.name, redis_ip, 6379)
+        opened = [
+            f"{name} -> {target}"
+            for namespace, name in strangers.items()
+            for target, (host, port) in targets.items()
+            if connects(e2e, namespace, name, host, port)
+        ]
+        assert opened == []
+        # The app's egress ends at the stack (appEgress: StackOnly).
+        escaped = [ip for ip in (outsider_ip, stranger_ip)
+                   if connects(e2e, e2e.namespace, web.metadata.name, ip, LISTEN_PORT)]  # fmt: skip
+        assert escaped == []
+        for namespace, name in strangers.items():
+            e2e.core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
 
 
 def test_migrations_ran_in_the_jobs_pod_before_any_web_pod_started(e2e: EndToEnd) -> None:
