@@ -25,6 +25,7 @@ from tests.operator_process import OperatorProcess
 from tests.stacks import Stacks
 
 CHART = REPO / "charts" / "djangostack-operator"
+KUBE_VERSION = "1.33.0"  # helm template without a cluster assumes 1.20
 
 
 def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -50,7 +51,7 @@ def test_values_schema_rejects_bad_values(helm: list[str]) -> None:
 
 
 def operator_args(helm: list[str], *values: str) -> list[str]:
-    template = run([*helm, "template", "dso", str(CHART), *values])
+    template = run([*helm, "template", "dso", str(CHART), "--kube-version", KUBE_VERSION, *values])
     assert template.returncode == 0, template.stderr
     (deployment,) = [
         d for d in yaml.safe_load_all(template.stdout) if d and d["kind"] == "Deployment"
@@ -66,7 +67,8 @@ def test_the_ingress_annotation_allow_list_reaches_the_operator(helm: list[str])
     assert [a for a in args if a.startswith("--allow-ingress-annotation")] == [
         "--allow-ingress-annotation=a.example/", "--allow-ingress-annotation=*",
     ]  # fmt: skip
-    refused = run([*helm, "template", "x", str(CHART), "--set", "ingressAnnotationAllowList={a b}"])
+    refused = run([*helm, "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+                   "--set", "ingressAnnotationAllowList={a b}"])  # fmt: skip
     assert refused.returncode != 0 and "ingressAnnotationAllowList" in refused.stderr
 
 
@@ -159,7 +161,7 @@ def test_the_charts_service_account_cannot_list_or_watch_secrets(
     release = f"rbac-{uuid.uuid4().hex[:6]}"
     scope = ["--set", f"watchNamespaces={{{namespace}}}"] if mode == "namespaced" else []
     template = run([*helm, "template", release, str(CHART), "--namespace", release_namespace,
-                    *scope])  # fmt: skip
+                    "--kube-version", KUBE_VERSION, *scope])  # fmt: skip
     assert template.returncode == 0, template.stderr
     rbac = [d for d in yaml.safe_load_all(template.stdout) if d and d["kind"] in RBAC_KINDS]
     assert {d["kind"] for d in rbac} >= {"ServiceAccount", "Role"}
