@@ -6,9 +6,14 @@ import pytest
 
 from djangostack_operator.cli import main
 from djangostack_operator.decide import decide
-from djangostack_operator.policy import ALLOW_ANY, Policy, policy_problems
+from djangostack_operator.policy import (
+    ALLOW_ANY,
+    DEFAULT_INGRESS_ANNOTATIONS,
+    Policy,
+    policy_problems,
+)
 from djangostack_operator.status_types import Reason
-from tests.factories import make_stack
+from tests.factories import REPO, make_stack
 
 
 @pytest.mark.parametrize(
@@ -55,3 +60,10 @@ def test_the_cli_takes_the_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
                  "--allow-ingress-annotation", "b.example/c"]) == 0  # fmt: skip
     assert main(["run"]) == 0
     assert seen == [Policy(("a.example/", "b.example/c")), Policy()]
+
+
+def test_the_security_docs_list_the_default_allow_list() -> None:
+    text = (REPO / "docs" / "security.md").read_text()
+    block = text.split("<!-- allow-list:begin -->")[1].split("<!-- allow-list:end -->")[0]
+    listed = [line.strip().removeprefix("- ").strip("`") for line in block.strip().splitlines()]
+    assert tuple(listed) == DEFAULT_INGRESS_ANNOTATIONS
