@@ -123,7 +123,9 @@ CELERY_BEAT_SCHEDULE = {
 # The Ingress terminates TLS and says so in X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.flag(ENV, "DJANGO_SECURE_SSL_REDIRECT", default=True)
-SECURE_HSTS_SECONDS = env.integer(ENV, "DJANGO_SECURE_HSTS_SECONDS", default=3600)
+# A year: what HSTS preload lists and security scanners expect of production (browsers keep
+# using HTTPS for the host that long; lower it while trying a new host out).
+SECURE_HSTS_SECONDS = env.integer(ENV, "DJANGO_SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.flag(ENV, "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 # Preloading is a commitment of the whole domain, made by its owner: opt in explicitly.
 SECURE_HSTS_PRELOAD = env.flag(ENV, "DJANGO_SECURE_HSTS_PRELOAD", default=False)
@@ -163,6 +165,14 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    # Guessing passwords at the token endpoint is limited per client address, counted in the
+    # cache (Redis), so the limit holds across gunicorn workers and pods.
+    "DEFAULT_THROTTLE_RATES": {
+        "token": ENV.get("DJANGO_TOKEN_THROTTLE_RATE") or "10/minute",
+    },
+    # The client address is the last one the Ingress controller (one proxy) adds to
+    # X-Forwarded-For; without it every client would share the controller's address.
+    "NUM_PROXIES": env.integer(ENV, "DJANGO_NUM_PROXIES", default=1, minimum=0),
 }
 
 LANGUAGE_CODE = "en-us"

@@ -2,13 +2,13 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from health.views import status
+from items.views import ThrottledObtainAuthToken
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/auth/token/", ThrottledObtainAuthToken.as_view(), name="api-token"),
     path("api/status/", status, name="api-status"),
     path("api/", include("items.urls")),
 ]

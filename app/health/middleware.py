@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 
-from health.views import healthz, readyz
+from health.views import healthz, proxied, readyz
 from observability.views import metrics
 
 ENDPOINTS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
@@ -18,8 +18,6 @@ ENDPOINTS: dict[str, Callable[[HttpRequest], HttpResponse]] = {
     "/readyz": readyz,
     "/metrics": metrics,
 }
-# Requests that came through the Ingress carry this header; /metrics is not for the public.
-PROXIED_HEADER = "HTTP_X_FORWARDED_FOR"
 
 
 class InfrastructureEndpointsMiddleware:
@@ -30,6 +28,7 @@ class InfrastructureEndpointsMiddleware:
         endpoint = ENDPOINTS.get(request.path_info.rstrip("/") or "/")
         if endpoint is None:
             return self.get_response(request)
-        if endpoint is metrics and PROXIED_HEADER in request.META:
+        # /metrics is not for the public.
+        if endpoint is metrics and proxied(request):
             return HttpResponseNotFound()
         return endpoint(request)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from rest_framework.decorators import api_view, permission_classes
@@ -17,9 +19,26 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+log = logging.getLogger("health")
+# Requests that came through the Ingress carry this header (the controller adds it); the
+# kubelet's probes and Prometheus call the pod directly, without it.
+PROXIED_HEADER = "HTTP_X_FORWARDED_FOR"
+
+
+def proxied(request: HttpRequest) -> bool:
+    return PROXIED_HEADER in request.META
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: 200 when the database, cache and broker answer, else 503 naming the failure."""
+    """Readiness: 200 when the database, cache and broker answer, else 503 naming the failure.
+
+    Through the Ingress the answer says only which check failed: error texts name hosts and
+    ports. They go to the log, and to direct (in-cluster) requests."""
     ok, results = checks.run_checks()
+    if not ok:
+        log.warning("readyz: %s", {name: r for name, r in results.items() if not r["ok"]})
+    if proxied(request):
+        results = {name: {"ok": result["ok"]} for name, result in results.items()}
     return JsonResponse(
         {"status": "ok" if ok else "unavailable", "checks": results}, status=200 if ok else 503
     )

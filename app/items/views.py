@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from rest_framework import viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.serializers import BaseSerializer
+from rest_framework.throttling import ScopedRateThrottle
 
 from items import services
 from items.models import Item
@@ -30,3 +32,11 @@ class ItemViewSet(viewsets.ModelViewSet[Item]):
     def perform_update(self, serializer: BaseSerializer[Item]) -> None:
         assert serializer.instance is not None
         serializer.instance = services.update_item(serializer.instance, **serializer.validated_data)
+
+
+class ThrottledObtainAuthToken(ObtainAuthToken):
+    """POST username and password, get the user's token; at most DJANGO_TOKEN_THROTTLE_RATE
+    attempts per client address (429 beyond, with Retry-After)."""
+
+    throttle_classes = (ScopedRateThrottle,)
+    throttle_scope = "token"

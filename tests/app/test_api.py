@@ -105,3 +105,19 @@ def test_create_api_token_makes_a_token_user_and_is_idempotent(web: Web) -> None
     # The user has no password: the token endpoint cannot be used to sign in as it.
     reply = web.client.post("/api/auth/token/", {"username": "carol", "password": ""})
     assert reply.status == 400
+
+
+def test_the_token_endpoint_throttles_password_guessing_per_client(web: Web) -> None:
+    """10 attempts a minute per client address (the last X-Forwarded-For entry, which the
+    Ingress controller adds), counted in Redis across gunicorn workers."""
+    guesser = {"X-Forwarded-For": "198.51.100.23"}
+    answers = [
+        web.client.post("/api/auth/token/", {"username": "alice", "password": f"guess-{n}"},
+                        headers=guesser).status
+        for n in range(12)
+    ]  # fmt: skip
+    assert answers == [400] * 10 + [429] * 2
+    # Another client is not affected.
+    other = web.client.post("/api/auth/token/", {"username": "alice", "password": "x"},
+                            headers={"X-Forwarded-For": "198.51.100.24"})  # fmt: skip
+    assert other.status == 400

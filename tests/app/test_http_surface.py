@@ -47,7 +47,8 @@ def test_plain_http_is_redirected_to_https(web: Web) -> None:
 
 def test_https_responses_carry_security_headers(web: Web) -> None:
     reply = web.client.get("/api/status/")
-    assert reply.headers["Strict-Transport-Security"].startswith("max-age=3600")
+    # A year, as production wants it (and subdomains, not preload: the domain owner's call).
+    assert reply.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
     assert reply.headers["X-Frame-Options"] == "DENY"
 

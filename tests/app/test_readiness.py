@@ -85,3 +85,11 @@ def test_stopped_redis_fails_cache_and_broker(
     assert checks["broker"]["ok"] is False
     assert "ConnectionError" in str(checks["broker"]["error"])
     assert client.get("/healthz").status == 200
+    # Through the Ingress: which check failed, and nothing of hosts, ports or error texts.
+    public = Client(client.port).get("/readyz")
+    assert public.status == 503
+    assert public.json() == {
+        "status": "unavailable",
+        "checks": {"database": {"ok": True}, "cache": {"ok": False}, "broker": {"ok": False}},
+    }
+    assert str(redis.port) not in public.text
