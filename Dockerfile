@@ -43,9 +43,10 @@ COPY app/ ./
 # Static files are collected at build time; build.env holds placeholders, never real secrets.
 RUN set -a && . ./build.env && set +a && python manage.py collectstatic --noinput
 USER 10001:10001
-EXPOSE 8000
-# The operator renders its own command for every tier; this default is the web tier's.
-CMD ["gunicorn", "--bind=0.0.0.0:8000", "config.wsgi:application"]
+EXPOSE 8000 9100
+# The operator renders its own command for every tier; this default is the web tier's
+# (the second port serves /metrics only, for Prometheus; DJANGOSTACK_METRICS_PORT names it).
+CMD ["gunicorn", "--bind=0.0.0.0:8000", "--bind=0.0.0.0:9100", "config.wsgi:application"]
 
 # ---- the operator -----------------------------------------------------------------------------
 FROM base AS operator

@@ -28,6 +28,8 @@ ALLOWED_HOSTS = env.csv(contract["DJANGO_ALLOWED_HOSTS"])
 CSRF_TRUSTED_ORIGINS = env.csv(ENV.get("DJANGO_CSRF_TRUSTED_ORIGINS", ""))
 # The image of the release this process runs (set by the operator; reported at /api/status/).
 RELEASE = ENV.get("DJANGOSTACK_RELEASE", "")
+# The port of gunicorn's second listener, which serves /metrics and nothing else (0: none).
+METRICS_PORT = env.integer(ENV, "DJANGOSTACK_METRICS_PORT", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -380,10 +380,17 @@ class WebSpec(RuledApiModel):
     command: Command | None = Field(
         None,
         description="Container command. Default: gunicorn --bind=0.0.0.0:<port>"
-        " <project>.wsgi:application (gunicorn also reads gunicorn.conf.py in the working"
-        " directory).",
+        " --bind=0.0.0.0:<metricsPort> <project>.wsgi:application (gunicorn also reads"
+        " gunicorn.conf.py in the working directory).",
     )
     port: int = Field(8000, ge=1024, le=65535, description="Port gunicorn listens on.")
+    metrics_port: int = Field(
+        9100,
+        ge=1024,
+        le=65535,
+        description="Second port gunicorn listens on, for Prometheus only: /metrics is served"
+        " there and nowhere else (no Service or Ingress routes to it).",
+    )
     min_ready_seconds: int = Field(
         5,
         ge=0,
@@ -405,6 +412,12 @@ class WebSpec(RuledApiModel):
     )
 
     __rules__ = (
+        Rule(
+            cel="self.metricsPort != self.port",
+            message="metricsPort must differ from port",
+            check=lambda m: m.metrics_port != m.port,
+            field="metricsPort",
+        ),
         Rule(
             cel="!has(self.autoscaling) || has(self.resources.requests.cpu)",
             message="autoscaling needs resources.requests.cpu (utilisation is relative to it)",
@@ -788,7 +801,8 @@ class NetworkPolicySpec(Model):
     enabled: bool = Field(
         True,
         description="Render a NetworkPolicy per component: PostgreSQL and Redis accept only the"
-        " stack's own pods, web only ingressFrom and metricsFrom, the rest nothing.",
+        " stack's own pods, web only ingressFrom (HTTP port) and metricsFrom (metrics port), the"
+        " rest nothing.",
     )
     ingress_from: list[NetworkPeer] = Field(
         default_factory=lambda: [_namespaces(*DEFAULT_INGRESS_NAMESPACES)],
@@ -799,8 +813,8 @@ class NetworkPolicySpec(Model):
     metrics_from: list[NetworkPeer] = Field(
         default_factory=lambda: [_namespaces(*DEFAULT_METRICS_NAMESPACES)],
         max_length=16,
-        description="Who may scrape web's /metrics (its HTTP port): Prometheus. Default: pods of"
-        " the namespace monitoring.",
+        description="Who may scrape web's /metrics (on web.metricsPort): Prometheus. Default:"
+        " pods of the namespace monitoring.",
     )
     app_egress: Literal["StackOnly", "Unrestricted"] = Field(
         "StackOnly",

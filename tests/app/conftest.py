@@ -62,16 +62,28 @@ def app(
 class Web:
     client: Client
     processes: AppProcesses
+    metrics_port: int
+
+    @property
+    def scraper(self) -> Client:
+        """Prometheus: directly at the metrics port."""
+        return Client(self.metrics_port, headers={"Host": f"10.0.0.7:{self.metrics_port}"})
 
 
 @pytest.fixture(scope="session")
 def web(app: AppProcesses) -> Web:
-    """gunicorn with two workers, exactly as the operator starts it (bind and app module)."""
-    port = free_port()
-    app.start("web", ["gunicorn", f"--bind=127.0.0.1:{port}", "config.wsgi:application"])
+    """gunicorn with two workers, exactly as the operator starts it (binds, app module and
+    the metrics port in the environment)."""
+    port, metrics_port = free_port(), free_port()
+    app.start(
+        "web",
+        ["gunicorn", f"--bind=127.0.0.1:{port}", f"--bind=127.0.0.1:{metrics_port}",
+         "config.wsgi:application"],
+        env={"DJANGOSTACK_METRICS_PORT": str(metrics_port)},
+    )  # fmt: skip
     client = Client(port)
     app.wait_ready("web", client)
-    return Web(client, app)
+    return Web(client, app, metrics_port)
 
 
 @pytest.fixture(scope="session")

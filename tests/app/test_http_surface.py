@@ -63,7 +63,7 @@ def _counter(text: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_sum_requests_over_every_gunicorn_worker(users: Users, web: Web) -> None:
-    direct = web.client.direct()
+    direct = web.scraper
     labels = {"method": "GET", "route": "api/status/", "status": "200"}
     before = _counter(direct.get("/metrics").text, "django_http_requests_total", **labels)
     requests = 12
@@ -78,8 +78,14 @@ def test_metrics_sum_requests_over_every_gunicorn_worker(users: Users, web: Web)
     assert "django_http_request_duration_seconds_bucket" in metrics.text
 
 
-def test_metrics_are_not_served_through_the_ingress(web: Web) -> None:
+def test_metrics_are_served_on_the_metrics_port_only_and_it_serves_nothing_else(web: Web) -> None:
+    """Not a header: which listener the connection reached. Neither through the Ingress nor
+    directly at the app's port is there a /metrics; the metrics port serves nothing but it."""
     assert web.client.get("/metrics").status == 404
+    assert web.client.direct().get("/metrics").status == 404
+    assert web.scraper.get("/metrics").status == 200
+    for path in ("/api/status/", "/readyz", "/healthz", "/admin/"):
+        assert web.scraper.get(path).status == 404, path
 
 
 def test_static_files_are_served_by_the_app(web: Web) -> None:

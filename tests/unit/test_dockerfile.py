@@ -79,9 +79,12 @@ def test_app_image_matches_what_the_operator_renders() -> None:
         if (o["kind"], o["metadata"]["name"]) == ("Deployment", "shop-web")
     )
     container = web["spec"]["template"]["spec"]["containers"][0]
-    rendered = ["gunicorn", f"--bind=0.0.0.0:{container['ports'][0]['containerPort']}"]
+    rendered = [
+        "gunicorn",
+        *(f"--bind=0.0.0.0:{port['containerPort']}" for port in container["ports"]),
+    ]
     assert [json.loads(cmd) for cmd in app.values("CMD")] == [container["command"]]
-    assert container["command"][:2] == rendered
+    assert container["command"][:3] == rendered
     assert any("DJANGO_SETTINGS_MODULE=config.settings" in v for v in app.values("ENV"))
 
 

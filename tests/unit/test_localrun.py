@@ -128,7 +128,8 @@ def test_plan_of_the_default_stack() -> None:
     assert [process.name for process in plan.services] == ["web", "worker-default", "beat"]
 
     web = plan.services[0]
-    assert web.argv == ("gunicorn", "--bind=127.0.0.1:8000", "config.wsgi:application")
+    assert web.argv == ("gunicorn", "--bind=127.0.0.1:8000", "--bind=127.0.0.1:9100",
+                        "config.wsgi:application")  # fmt: skip
     assert web.http_port == 8000
     assert web.env["DATABASE_URL"] == "postgres://app:pg-secret@127.0.0.1:15432/app"
     assert web.env["REDIS_URL"] == "redis://:redis-secret@127.0.0.1:16379/0"

@@ -61,18 +61,19 @@ def policies_of(objects: list[dict[str, Any]], pod: Pod, kind: str) -> list[dict
 def allowed(
     objects: list[dict[str, Any]], client: Pod, server: Pod, port: int, protocol: str = "TCP"
 ) -> bool:
-    """Both the client's egress and the server's ingress allow the connection."""
+    """Both the client's egress and the server's ingress allow the connection (an empty or
+    missing peer list matches every peer, as the API defines)."""
     egress = policies_of(objects, client, "Egress")
     egress_ok = not egress or any(
         port_matches(rule, port, protocol)
-        and ("to" not in rule or any(peer_matches(peer, server) for peer in rule["to"]))
+        and (not rule.get("to") or any(peer_matches(peer, server) for peer in rule["to"]))
         for policy in egress
         for rule in policy.get("egress", [])
     )
     ingress = policies_of(objects, server, "Ingress")
     ingress_ok = not ingress or any(
         port_matches(rule, port, protocol)
-        and ("from" not in rule or any(peer_matches(peer, client) for peer in rule["from"]))
+        and (not rule.get("from") or any(peer_matches(peer, client) for peer in rule["from"]))
         for policy in ingress
         for rule in policy.get("ingress", [])
     )
@@ -136,9 +137,11 @@ def test_nothing_outside_the_stack_reaches_its_pods(stranger: str, server: str) 
     assert not allowed(OBJECTS, STRANGERS[stranger], POD[server], port)
 
 
-def test_web_accepts_the_ingress_controller_and_prometheus_on_its_port_only() -> None:
+def test_web_accepts_the_ingress_controller_and_prometheus_each_on_its_own_port() -> None:
     assert allowed(OBJECTS, INGRESS_CONTROLLER, POD["web"], 8000)
-    assert allowed(OBJECTS, PROMETHEUS, POD["web"], 8000)
+    assert allowed(OBJECTS, PROMETHEUS, POD["web"], 9100)
+    assert not allowed(OBJECTS, INGRESS_CONTROLLER, POD["web"], 9100)
+    assert not allowed(OBJECTS, PROMETHEUS, POD["web"], 8000)
     assert not allowed(OBJECTS, INGRESS_CONTROLLER, POD["web"], 22)
     assert not allowed(OBJECTS, INGRESS_CONTROLLER, POD["postgres"], 5432)
     assert not allowed(OBJECTS, POD["worker"], POD["web"], 8000)
@@ -178,6 +181,10 @@ def test_the_peers_are_the_users_and_policies_can_be_turned_off() -> None:
     assert allowed(mine, ("edge", {"app": "proxy"}), POD["web"], 8000)
     assert not allowed(mine, ("edge", {"app": "other"}), POD["web"], 8000)
     assert not allowed(mine, INGRESS_CONTROLLER, POD["web"], 8000)
-    assert not allowed(mine, PROMETHEUS, POD["web"], 8000)
+    # No metrics peers: nobody reaches the metrics port (an empty rule would admit anyone).
+    assert not allowed(mine, PROMETHEUS, POD["web"], 9100)
+    assert not allowed(mine, ("other", {}), POD["web"], 9100)
+    none = render(make_stack(networkPolicy={"ingressFrom": [], "metricsFrom": []}))
+    assert not allowed(none, INGRESS_CONTROLLER, POD["web"], 8000)
     assert not [o for o in render(make_stack(networkPolicy={"enabled": False}))
                 if o["kind"] == "NetworkPolicy"]  # fmt: skip

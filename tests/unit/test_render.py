@@ -84,8 +84,12 @@ def test_web_deployment() -> None:
     assert spec["minReadySeconds"] == 5
     container = spec["template"]["spec"]["containers"][0]
     assert container["image"] == "registry.example.com/shop:1.0.0"
-    assert container["command"] == ["gunicorn", "--bind=0.0.0.0:8000", "config.wsgi:application"]
-    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["command"] == ["gunicorn", "--bind=0.0.0.0:8000", "--bind=0.0.0.0:9100",
+                                    "config.wsgi:application"]  # fmt: skip
+    assert container["ports"] == [
+        {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9100, "protocol": "TCP"},
+    ]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -100,11 +104,12 @@ def test_web_deployment() -> None:
 
 
 def test_web_command_port_and_project_follow_the_spec() -> None:
-    stack = make_stack(settingsModule="shop.settings", web={"port": 9000})
+    stack = make_stack(settingsModule="shop.settings", web={"port": 9000, "metricsPort": 9001})
     container = django.web_deployment(stack, RenderContext())["spec"]["template"]["spec"][
         "containers"
     ][0]
-    assert container["command"] == ["gunicorn", "--bind=0.0.0.0:9000", "shop.wsgi:application"]
+    assert container["command"] == ["gunicorn", "--bind=0.0.0.0:9000", "--bind=0.0.0.0:9001",
+                                    "shop.wsgi:application"]  # fmt: skip
     custom = make_stack(web={"command": ["uvicorn", "config.asgi:application"]})
     assert django.web_command(custom) == ["uvicorn", "config.asgi:application"]
 
@@ -247,6 +252,7 @@ def test_contract_env_with_managed_services() -> None:
     assert env == {
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGOSTACK_RELEASE": "registry.example.com/shop:1.0.0",
+        "DJANGOSTACK_METRICS_PORT": "9100",
         "DJANGO_SECRET_KEY": {"secretKeyRef": {"name": "shop-django", "key": "secret-key"}},
         "DJANGO_ALLOWED_HOSTS": "shop.example.com,shop-web,shop-web.shop-ns.svc,"
         "shop-web.shop-ns.svc.cluster.local",

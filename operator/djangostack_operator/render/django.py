@@ -20,6 +20,7 @@ WORKER = "worker"
 BEAT = "beat"
 MIGRATIONS = "migrations"
 HTTP_PORT_NAME = "http"
+METRICS_PORT_NAME = "metrics"
 # Seconds a web pod keeps serving after it is deleted, until every router has dropped it.
 WEB_DRAIN_SECONDS = 5
 
@@ -40,6 +41,7 @@ def web_command(stack: DjangoStack) -> list[str]:
     return [
         "gunicorn",
         f"--bind=0.0.0.0:{stack.spec.web.port}",
+        f"--bind=0.0.0.0:{stack.spec.web.metrics_port}",
         f"{stack.spec.project_package}.wsgi:application",
     ]
 
@@ -89,7 +91,10 @@ def web_deployment(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
         serving_release(stack, context).image,
         web_command(stack),
         web.resources,
-        ports=[{"name": HTTP_PORT_NAME, "containerPort": web.port, "protocol": "TCP"}],
+        ports=[
+            {"name": HTTP_PORT_NAME, "containerPort": web.port, "protocol": "TCP"},
+            {"name": METRICS_PORT_NAME, "containerPort": web.metrics_port, "protocol": "TCP"},
+        ],
         # Startup allows two minutes to boot; liveness never touches the database (/healthz);
         # readiness takes a pod out of the Service when a dependency fails (/readyz).
         startupProbe=_http_probe("/healthz", period=2, timeout=2, failures=60),

@@ -2,8 +2,9 @@
 only by what the stack needs.
 
 - PostgreSQL accepts the stack's web, worker, beat, migrations, backup and restore pods;
-  Redis its web, worker and beat pods; web the Ingress controller and the metrics scraper
-  (spec.networkPolicy.ingressFrom, metricsFrom) on its HTTP port; the rest accept nothing.
+  Redis its web, worker and beat pods; web the Ingress controller on its HTTP port and the
+  metrics scraper on its metrics port (spec.networkPolicy.ingressFrom, metricsFrom); the rest
+  accept nothing.
 - Egress: every pod may resolve names (port 53, any address: cluster DNS runs as pods, on
   the nodes or in a node-local cache). The data services reach nothing else; the app tiers
   and Jobs reach the stack's PostgreSQL and Redis, unless spec.networkPolicy.appEgress is
@@ -112,9 +113,17 @@ def network_policies(stack: DjangoStack) -> list[dict[str, Any]]:
     job_egress = (
         None if unrestricted or not managed_db else _data_egress(stack, database=True, redis=False)
     )
-    web_from = [_peer(peer) for peer in (*policy.ingress_from, *policy.metrics_from)]
+    # A rule with no peers would admit every source: an empty list gets no rule at all.
+    web_ingress = [
+        {"from": [_peer(peer) for peer in peers], "ports": [_tcp(port)]}
+        for peers, port in (
+            (policy.ingress_from, spec.web.port),
+            (policy.metrics_from, spec.web.metrics_port),
+        )
+        if peers
+    ]
     policies = [
-        _policy(stack, WEB, [{"from": web_from, "ports": [_tcp(spec.web.port)]}], app_egress),
+        _policy(stack, WEB, web_ingress, app_egress),
         _policy(stack, WORKER, [], app_egress),
         _policy(stack, BEAT, [], app_egress),
         _policy(stack, MIGRATIONS, [], app_egress),

@@ -16,6 +16,8 @@ POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 # The image of the release a container runs (the container contract; the app reports it).
 RELEASE_ENV = "DJANGOSTACK_RELEASE"
+# The port web serves /metrics on (and nothing else): spec.web.metricsPort.
+METRICS_PORT_ENV = "DJANGOSTACK_METRICS_PORT"
 # UID/GID the official postgres and redis images run their servers as.
 DATA_SERVICE_UID = 999
 
@@ -111,6 +113,7 @@ def contract_env(stack: DjangoStack, image: str) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "DJANGO_SETTINGS_MODULE", "value": spec.settings_module},
         {"name": RELEASE_ENV, "value": image},
+        {"name": METRICS_PORT_ENV, "value": str(spec.web.metrics_port)},
     ]
     if spec.secret_key_ref is not None:
         env.append(
