@@ -5,8 +5,14 @@
 //
 // The released command reads only the in-cluster configuration (a ServiceAccount token at a
 // fixed path), which a process on the host has not got; this entry point takes a kubeconfig
-// instead, and otherwise starts the same controller with the same informers. NRI is off (the
-// Pod IPs come from the API server), and so are the admin network policy APIs.
+// instead, and otherwise starts the same controller with the same informers. The admin
+// network policy APIs are off.
+//
+// NRI stays "enabled": v0.8.0 asks its NRI plugin for every IP its informer does not know
+// (a pod that has just started) and dereferences the plugin without a nil check, so with NRI
+// disabled the first such packet crashes the controller. Containerd 1.6 has no NRI socket,
+// so the plugin never connects (it logs that once) and answers nothing: the Pod IPs come
+// from the API server.
 package main
 
 import (
@@ -64,7 +70,6 @@ func run(kubeconfig, nodeName string, queueID int, tableName string) error {
 			NodeName:            nodeName,
 			NFTableName:         tableName,
 			NetfilterBug1766Fix: true,
-			NRIdisabled:         true,
 		},
 	)
 	if err != nil {
