@@ -323,16 +323,20 @@ def _network_policies_dir() -> Path:
     return _entry_point_dir("network-policies", NETWORK_POLICIES_VERSION, NETWORK_POLICIES_MODULE)
 
 
+def _build_entry_point(go_bin: Path, name: str, module: Path, binary: Path) -> None:
+    """`go build` one of our entry points (hack/<name>) into `binary`."""
+    argv = [str(go_bin), "build", "-v", "-trimpath", "-ldflags", "-s -w", "-o", str(binary), "."]
+    _run_with_progress(name, argv, module, _go_env(go_bin))
+
+
 def ensure_network_policies() -> Path:
     """kube-network-policies' controller, through hack/network-policies (it takes a
     kubeconfig; the released command reads only an in-cluster token)."""
 
     def build(out: Path) -> None:
-        go_bin = find_go()
         log(f"building kube-network-policies {NETWORK_POLICIES_VERSION} (cold: about 2 min)")
-        argv = [str(go_bin), "build", "-v", "-trimpath", "-ldflags", "-s -w",
-                "-o", str(out / "network-policies"), "."]  # fmt: skip
-        _run_with_progress("network-policies", argv, NETWORK_POLICIES_MODULE, _go_env(go_bin))
+        binary = out / "network-policies"
+        _build_entry_point(find_go(), "network-policies", NETWORK_POLICIES_MODULE, binary)
 
     return _install_atomically(_network_policies_dir(), ("network-policies",), build) / (
         "network-policies"
@@ -346,9 +350,8 @@ def ensure_cert_manager() -> Path:
     def build(out: Path) -> None:
         go_bin = find_go()
         log(f"building cert-manager {CERT_MANAGER_VERSION}'s controllers (cold: a few minutes)")
-        argv = [str(go_bin), "build", "-v", "-trimpath", "-ldflags", "-s -w",
-                "-o", str(out / "cert-manager-controller"), "."]  # fmt: skip
-        _run_with_progress("cert-manager", argv, CERT_MANAGER_MODULE, _go_env(go_bin))
+        binary = out / "cert-manager-controller"
+        _build_entry_point(go_bin, "cert-manager", CERT_MANAGER_MODULE, binary)
         module = f"github.com/cert-manager/cert-manager@{CERT_MANAGER_VERSION}"
         crds = _module_source(go_bin, module) / "deploy" / "crds"
         (out / "crds").mkdir()

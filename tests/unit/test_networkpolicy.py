@@ -58,26 +58,28 @@ def policies_of(objects: list[dict[str, Any]], pod: Pod, kind: str) -> list[dict
     ]  # fmt: skip
 
 
+def admits(
+    objects: list[dict[str, Any]], pod: Pod, direction: str, other: Pod, port: int, protocol: str
+) -> bool:
+    """The policies selecting `pod` in `direction` ("Ingress", "Egress") let it talk to
+    `other` (an empty or missing peer list matches every peer, as the API defines)."""
+    policies = policies_of(objects, pod, direction)
+    rules_key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    return not policies or any(
+        port_matches(rule, port, protocol)
+        and (not rule.get(peers_key) or any(peer_matches(p, other) for p in rule[peers_key]))
+        for policy in policies
+        for rule in policy.get(rules_key, [])
+    )
+
+
 def allowed(
     objects: list[dict[str, Any]], client: Pod, server: Pod, port: int, protocol: str = "TCP"
 ) -> bool:
-    """Both the client's egress and the server's ingress allow the connection (an empty or
-    missing peer list matches every peer, as the API defines)."""
-    egress = policies_of(objects, client, "Egress")
-    egress_ok = not egress or any(
-        port_matches(rule, port, protocol)
-        and (not rule.get("to") or any(peer_matches(peer, server) for peer in rule["to"]))
-        for policy in egress
-        for rule in policy.get("egress", [])
+    """Both the client's egress and the server's ingress allow the connection."""
+    return admits(objects, client, "Egress", server, port, protocol) and admits(
+        objects, server, "Ingress", client, port, protocol
     )
-    ingress = policies_of(objects, server, "Ingress")
-    ingress_ok = not ingress or any(
-        port_matches(rule, port, protocol)
-        and (not rule.get("from") or any(peer_matches(peer, client) for peer in rule["from"]))
-        for policy in ingress
-        for rule in policy.get("ingress", [])
-    )
-    return egress_ok and ingress_ok
 
 
 def pods(stack: DjangoStack) -> dict[str, Pod]:

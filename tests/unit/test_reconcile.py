@@ -48,18 +48,7 @@ class RecordingKube:
 
 
 def run(kube: RecordingKube, events: list[Event]) -> Any:
-    body = stack_object()
-    body["metadata"]["generation"] = 1
-    observed = StackSlice(body, {c.kind: {} for c in CHILD_KINDS}, {}, {})
-    return reconcile(
-        kube,  # type: ignore[arg-type]
-        observed,
-        in_flight={},
-        last_written=None,
-        now=NOW,
-        emit=events.append,
-        recent=RecentWrites(),
-    )
+    return run_reading(kube, None, emit=events.append)
 
 
 def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str, str]]:
@@ -138,7 +127,10 @@ def test_a_tls_secret_made_in_this_pass_counts_as_present_in_its_status() -> Non
     assert conditions(status)["TLSReady"][:2] == ("True", "CertificateReady")
 
 
-def run_reading(kube: RecordingKube, read_secrets: Any, **spec: Any) -> Any:
+def run_reading(
+    kube: RecordingKube, read_secrets: Any, emit: Any = lambda _: None, **spec: Any
+) -> Any:
+    """One pass over a new stack; `read_secrets` None: the (empty) Secrets of the slice."""
     body = stack_object(**spec)
     body["metadata"]["generation"] = 1
     observed = StackSlice(body, {c.kind: {} for c in CHILD_KINDS}, {}, {})
@@ -148,7 +140,7 @@ def run_reading(kube: RecordingKube, read_secrets: Any, **spec: Any) -> Any:
         in_flight={},
         last_written=None,
         now=NOW,
-        emit=lambda _: None,
+        emit=emit,
         recent=RecentWrites(),
         read_secrets=read_secrets,
     )
