@@ -11,6 +11,8 @@ import pytest
 from cryptography import x509
 from kubernetes.client.exceptions import ApiException
 
+from djangostack_operator.render.secrets import generated_secrets
+from tests.factories import make_stack
 from tests.kube_helpers import wait_for
 from tests.stacks import Stacks
 
@@ -155,7 +157,9 @@ def test_one_deletion_policy_governs_secrets_backups_and_data_volumes_together(
 ) -> None:
     stacks.create(deletionPolicy="Retain")
     stacks.wait_ready()
-    wait_for("the volume claims", lambda: len(owners(stacks)) == 7)
+    # The generated Secrets, the two data claims and the backup claim.
+    expected = len(generated_secrets(make_stack())) + 3
+    wait_for("the volume claims", lambda: len(owners(stacks)) == expected)
     assert set(map(tuple, owners(stacks).values())) == {()}
 
     def owned_by_delete(found: dict[str, list[str]]) -> bool:
