@@ -95,21 +95,45 @@ def _iptables(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     return _run(["iptables", "-w", *args], check=check)
 
 
-def _chain(name: str, rules: Sequence[Sequence[str]], hook: str, hook_rule: Sequence[str]) -> None:
-    """(Re)fill chain `name` with `rules` and make `hook` jump to it first, exactly once."""
-    if _iptables("-n", "-L", name, check=False).returncode != 0:
-        _iptables("-N", name)
-    _iptables("-F", name)
+def fill_chain(
+    name: str,
+    rules: Sequence[Sequence[str]],
+    hook: str,
+    hook_rule: Sequence[str] = (),
+    *,
+    table: str = "filter",
+    first: bool = True,
+) -> None:
+    """(Re)fill chain `name` of `table` with `rules` and make `hook` jump to it exactly once,
+    as its first rule (or its last: `first=False`)."""
+    where = ("-t", table)
+    if _iptables(*where, "-n", "-L", name, check=False).returncode != 0:
+        _iptables(*where, "-N", name)
+    _iptables(*where, "-F", name)
     for rule in rules:
-        _iptables("-A", name, *rule)
+        _iptables(*where, "-A", name, *rule)
     jump = [*hook_rule, "-j", name]
-    if _iptables("-C", hook, *jump, check=False).returncode != 0:
-        _iptables("-I", hook, "1", *jump)
+    if _iptables(*where, "-C", hook, *jump, check=False).returncode != 0:
+        _iptables(*where, *(("-I", hook, "1") if first else ("-A", hook)), *jump)
+
+
+def remove_chain(
+    name: str, hook: str, hook_rule: Sequence[str] = (), *, table: str = "filter"
+) -> bool:
+    """Undo `fill_chain`; False when there was no such chain."""
+    where = ("-t", table)
+    while _iptables(*where, "-D", hook, *hook_rule, "-j", name, check=False).returncode == 0:
+        pass
+    if _iptables(*where, "-n", "-L", name, check=False).returncode != 0:
+        return False
+    _iptables(*where, "-F", name)
+    _iptables(*where, "-X", name)
+    return True
 
 
 def _isolate(apiserver_port: int) -> None:
     bridge = topology.BRIDGE
-    _chain(
+    fill_chain(
         FORWARD_CHAIN,
         [
             ["-i", bridge, "-o", bridge, "-j", "ACCEPT"],
@@ -120,7 +144,7 @@ def _isolate(apiserver_port: int) -> None:
         [],
     )
     node = ["-d", topology.NODE_IP]
-    _chain(
+    fill_chain(
         INPUT_CHAIN,
         [
             ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"],
@@ -141,11 +165,7 @@ def remove() -> list[str]:
         (FORWARD_CHAIN, "FORWARD", []),
         (INPUT_CHAIN, "INPUT", ["-i", topology.BRIDGE]),
     ):
-        while _iptables("-D", hook, *hook_rule, "-j", chain, check=False).returncode == 0:
-            pass
-        if _iptables("-n", "-L", chain, check=False).returncode == 0:
-            _iptables("-F", chain)
-            _iptables("-X", chain)
+        if remove_chain(chain, hook, hook_rule):
             removed.append(f"iptables chain {chain}")
     if bridge_exists():
         # Deleting the bridge also drops its address and the Service route.

@@ -23,13 +23,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from djangostack_devcluster import topology
+from djangostack_devcluster import network, topology
 
 USER = "system:network-policies"  # the CN of pki.NETWORK_POLICIES
-TABLE = "djangostack-network-policies"
+NFT_TABLE = "djangostack-network-policies"
 QUEUE_ID = 107
 CHAIN = "DJANGOSTACK-NETPOL"
-HOOK = ("-t", "mangle", "POSTROUTING")
+IPTABLES_TABLE, HOOK = "mangle", "POSTROUTING"
 NFQUEUE_STATE = Path("/proc/net/netfilter/nfnetlink_queue")
 
 RBAC = f"""
@@ -65,7 +65,7 @@ def args(kubeconfig: Path) -> list[str]:
         f"--kubeconfig={kubeconfig}",
         f"--node-name={topology.REAL_NODE}",
         f"--nfqueue-id={QUEUE_ID}",
-        f"--table-name={TABLE}",
+        f"--table-name={NFT_TABLE}",
         "--v=1",
     ]
 
@@ -79,10 +79,6 @@ def queue_bound() -> bool:
     return any(line.split()[:1] == [str(QUEUE_ID)] for line in lines)
 
 
-def _iptables(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["iptables", "-w", *argv], capture_output=True, text=True, check=False)
-
-
 RULES = (
     ("-p", "udp", "--dport", "53", "-j", "RETURN"),
     ("-m", "owner", "--uid-owner", "0", "-j", "RETURN"),
@@ -93,28 +89,15 @@ RULES = (
 
 
 def install_rules() -> None:
-    """(Re)fill the chain and make POSTROUTING jump to it, once."""
-    table, hook = HOOK[:2], HOOK[2]
-    if _iptables(*table, "-n", "-L", CHAIN).returncode != 0:
-        _iptables(*table, "-N", CHAIN)
-    _iptables(*table, "-F", CHAIN)
-    for rule in RULES:
-        added = _iptables(*table, "-A", CHAIN, *rule)
-        if added.returncode != 0:
-            raise RuntimeError(f"iptables -A {CHAIN} {' '.join(rule)}: {added.stderr.strip()}")
-    if _iptables(*table, "-C", hook, "-j", CHAIN).returncode != 0:
-        _iptables(*table, "-A", hook, "-j", CHAIN)
+    """(Re)fill the chain and make POSTROUTING jump to it, once. Last: a queued packet the
+    controller accepts skips the rest of mangle POSTROUTING, so the other rules come first."""
+    network.fill_chain(CHAIN, RULES, HOOK, table=IPTABLES_TABLE, first=False)
 
 
 def remove_rules() -> list[str]:
-    table, hook = HOOK[:2], HOOK[2]
-    while _iptables(*table, "-D", hook, "-j", CHAIN).returncode == 0:
-        pass
-    if _iptables(*table, "-n", "-L", CHAIN).returncode != 0:
+    if not network.remove_chain(CHAIN, HOOK, table=IPTABLES_TABLE):
         return []
-    _iptables(*table, "-F", CHAIN)
-    _iptables(*table, "-X", CHAIN)
-    return [f"iptables mangle chain {CHAIN}"]
+    return [f"iptables {IPTABLES_TABLE} chain {CHAIN}"]
 
 
 def _nft(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -123,7 +106,7 @@ def _nft(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def table_exists() -> bool:
-    return _nft("list", "table", "inet", TABLE).returncode == 0
+    return _nft("list", "table", "inet", NFT_TABLE).returncode == 0
 
 
 def remove_table() -> list[str]:
@@ -131,9 +114,9 @@ def remove_table() -> list[str]:
     expression lets it make one; a killed controller leaves it); returns what was removed."""
     if not table_exists():
         return []
-    _nft("delete", "table", "inet", TABLE)
-    return [f"nftables table inet {TABLE}"]
+    _nft("delete", "table", "inet", NFT_TABLE)
+    return [f"nftables table inet {NFT_TABLE}"]
 
 
 def leftovers() -> list[str]:
-    return [f"nftables table inet {TABLE}"] if table_exists() else []
+    return [f"nftables table inet {NFT_TABLE}"] if table_exists() else []

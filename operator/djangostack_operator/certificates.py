@@ -12,12 +12,13 @@ import datetime
 
 from cryptography import x509
 
+from djangostack_operator.vocabulary import TIME_FORMAT
+
 # The operator's own self-signed certificate is made again this long before it expires.
 RENEW_BEFORE = datetime.timedelta(days=30)
 # A certificate in use expiring sooner than this makes TLSReady False (CertificateExpiring):
 # whoever issues it (cert-manager renews 30 days ahead by default) has not renewed it.
 EXPIRY_WARNING = datetime.timedelta(days=7)
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def not_after(tls_crt_base64: str) -> str | None:

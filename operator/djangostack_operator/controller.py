@@ -31,7 +31,7 @@ from djangostack_operator.references import ObjectInfo
 from djangostack_operator.secretlookup import SecretLookup
 from djangostack_operator.spec import API_VERSION, KIND
 from djangostack_operator.status_types import DjangoStackStatus
-from djangostack_operator.vocabulary import FIELD_MANAGER, MANAGED_SELECTOR
+from djangostack_operator.vocabulary import FIELD_MANAGER, MANAGED_SELECTOR, TIME_FORMAT
 from djangostack_operator.workqueue import Backoff, WorkQueue
 
 log = logging.getLogger("djangostack_operator")
@@ -210,8 +210,6 @@ class Runtime:
             options.resync_seconds * SECRET_FRESH_SHARE,
             clock,
         )
-        # The generation each stack's Secrets were last read for: a new spec reads them again.
-        self._secrets_read_for: dict[StackKey, object] = {}
         self.queue: WorkQueue[StackKey] = WorkQueue(CONTROLLER, options.backoff, clock)
         self.recent = RecentWrites(clock)
         self.gate = SyncGate(kube, self.cache, not options.namespaces, clock)
@@ -265,7 +263,6 @@ class Runtime:
             self.secrets.drop_stack(key)
             self.ready_gauge.record(*key, None)
             with self._state_lock:
-                self._secrets_read_for.pop(key, None)
                 self._written.pop(str(metadata.get("uid")), None)
                 self._failure_events.pop(key, None)
             return
@@ -387,14 +384,11 @@ class Runtime:
         uid = str(body["metadata"].get("uid"))
         with self._state_lock:
             last_written = self._written.get(uid)
-        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.datetime.now(datetime.UTC).strftime(TIME_FORMAT)
         generation = body["metadata"].get("generation")
-        with self._state_lock:
-            fresh = self._secrets_read_for.get(key) != generation
-            self._secrets_read_for[key] = generation
 
         def read_secrets(names: list[str]) -> Mapping[str, ObjectInfo]:
-            return self.secrets.read(key, names, fresh=fresh)
+            return self.secrets.read(key, names, generation)
 
         outcome = reconcile(
             self.kube,

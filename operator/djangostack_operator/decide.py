@@ -31,11 +31,12 @@ from djangostack_operator.status_types import Reason
 from djangostack_operator.vocabulary import COMPONENT, FIELD_MANAGER, MADE_FOR
 
 APP_TIERS = frozenset({WEB, WORKER, BEAT})
+# What a decision allows when the operator was given no policy: the built-in allow-lists.
+DEFAULT_POLICY = Policy()
 Children = Mapping[str, Mapping[str, dict[str, Any]]]  # kind -> name -> live object
 # What the operator wrote recently and the watch has not shown yet, by (kind, namespace,
 # name): (what was written — "created", "deleted" or the applied digest, the resourceVersion
 # the object had before). See reconcile.RecentWrites.
-DEFAULT_POLICY = Policy()
 InFlight = Mapping[tuple[str, str, str], tuple[str, str | None]]
 Verb = Literal["create", "apply", "delete", "create-secret", "regenerate-secret", "set-owner"]
 CREATED = "created"
@@ -114,7 +115,7 @@ def decide(
     """`recorded`: the serving release the last status recorded. `taken`: (kind, name) of
     objects in the namespace that belong to another stack, with a word on which. `policy`:
     what the operator allows every stack; what it refuses blocks every child write. `now`
-    (certificates.TIME_FORMAT): renews the operator's own certificate ahead of its expiry."""
+    (vocabulary.TIME_FORMAT): renews the operator's own certificate ahead of its expiry."""
     plan = release_plan(stack, children, recorded)
     problems = policy_problems(stack, policy)
     problems += missing_references(stack, secrets, config_maps)

@@ -24,7 +24,12 @@ from urllib3.exceptions import HTTPError
 from djangostack_operator import metrics
 from djangostack_operator.diff import applies_field
 from djangostack_operator.spec import API_VERSION, GROUP, KIND, PLURAL, VERSION
-from djangostack_operator.vocabulary import FIELD_MANAGER, HANDOVER_MANAGER, OPERATOR
+from djangostack_operator.vocabulary import (
+    FIELD_MANAGER,
+    HANDOVER_MANAGER,
+    OPERATOR,
+    TIME_FORMAT,
+)
 
 # (connect, read) seconds of every request.
 REQUEST_TIMEOUT = (5.0, 30.0)
@@ -302,8 +307,8 @@ class Kube:
             "source": {"component": OPERATOR},
             "reportingComponent": OPERATOR,
             "reportingInstance": instance,
-            "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "firstTimestamp": now.strftime(TIME_FORMAT),
+            "lastTimestamp": now.strftime(TIME_FORMAT),
             "count": 1,
         }
         with _request("event"):

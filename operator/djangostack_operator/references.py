@@ -15,8 +15,15 @@ from djangostack_operator.render.secrets import generated_secrets
 from djangostack_operator.spec import DjangoStack
 from djangostack_operator.status_types import Reason
 
-SECRET_MISSING = "SecretMissing"
-SECRET_KEY_MISSING = "SecretKeyMissing"
+
+def missing_reason(kind: str, key_only: bool = False) -> str:
+    """The Stalled reason of a missing Secret or ConfigMap (SecretMissing), or of a key it
+    lacks (SecretKeyMissing)."""
+    return f"{kind}{'Key' if key_only else ''}Missing"
+
+
+SECRET_MISSING = missing_reason("Secret")
+SECRET_KEY_MISSING = missing_reason("Secret", key_only=True)
 # Problems that go away when a Secret appears or changes (which no watch reports).
 WAITING_FOR_SECRET = frozenset({SECRET_MISSING, SECRET_KEY_MISSING, Reason.SECRET_LOST})
 
@@ -31,7 +38,7 @@ class ObjectInfo:
     made_for: str | None = None  # the MADE_FOR annotation
     owner: str | None = None  # uid of the controller ownerReference
     ours: bool = False  # labelled as made by the operator (not a Secret the user made)
-    # Of a Secret with a `tls.crt`: when its certificate expires (certificates.TIME_FORMAT),
+    # Of a Secret with a `tls.crt`: when its certificate expires (vocabulary.TIME_FORMAT),
     # "" when `tls.crt` holds no readable certificate; None: no `tls.crt` at all.
     not_after: str | None = None
 
@@ -64,9 +71,11 @@ def missing_references(
     ) -> None:
         info = found.get(name)
         if info is None:
-            problems.append((f"{kind}Missing", f"{kind} {name} ({where}) does not exist"))
+            problems.append((missing_reason(kind), f"{kind} {name} ({where}) does not exist"))
         elif key is not None and key not in info.keys:
-            problems.append((f"{kind}KeyMissing", f"{kind} {name} ({where}) has no key {key}"))
+            problems.append(
+                (missing_reason(kind, key_only=True), f"{kind} {name} ({where}) has no key {key}")
+            )
 
     if spec.secret_key_ref is not None:
         key_ref = spec.secret_key_ref

@@ -49,11 +49,14 @@ class SecretLookup:
         self._entries: dict[tuple[str, str], _Entry] = {}
         # Which stack named which Secrets last: an entry no stack names is dropped.
         self._named_by: dict[tuple[str, str], frozenset[str]] = {}
+        # The spec generation each stack's Secrets were last read for.
+        self._generation: dict[tuple[str, str], object] = {}
 
     def read(
-        self, stack: tuple[str, str], names: Iterable[str], *, fresh: bool = False
+        self, stack: tuple[str, str], names: Iterable[str], generation: object = None
     ) -> dict[str, ObjectInfo]:
-        """The stack's Secrets that exist, by name; `fresh` reads every one of them again.
+        """The stack's Secrets that exist, by name. The first read for a stack, and one for
+        another `generation` than the last (a new spec), reads every one of them again.
 
         Raises whatever `read` raises (the API server's refusal or silence) for the caller
         to report; what was read before the failure is kept."""
@@ -62,6 +65,8 @@ class SecretLookup:
         with self._lock:
             dropped = self._named_by.get(stack, frozenset()) - wanted
             self._named_by[stack] = wanted
+            fresh = stack not in self._generation or self._generation[stack] != generation
+            self._generation[stack] = generation
         self._forget_unnamed(namespace, dropped)
         found: dict[str, ObjectInfo] = {}
         for name in sorted(wanted):
@@ -86,6 +91,7 @@ class SecretLookup:
         """The stack is gone: what only it named is dropped."""
         with self._lock:
             names = self._named_by.pop(stack, frozenset())
+            self._generation.pop(stack, None)
         self._forget_unnamed(stack[0], names)
 
     def held(self) -> list[tuple[str, str]]:

@@ -75,7 +75,7 @@ class Observation:
     plan: ReleasePlan
     tls_secret_present: bool
     problems: tuple[tuple[str, str], ...] = ()
-    # When the certificate the Ingress serves expires (certificates.TIME_FORMAT); "" when its
+    # When the certificate the Ingress serves expires (vocabulary.TIME_FORMAT); "" when its
     # Secret holds no readable one; None when not known (none yet, or made in this pass).
     tls_not_after: str | None = None
     # Every backup Job of the stack: scheduled (CronJob), on-demand and pre-migration.

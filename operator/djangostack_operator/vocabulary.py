@@ -20,3 +20,7 @@ MADE_FOR = "djangostack.io/made-for"
 # Server-side apply field managers: every child field, and the hand-over of spec.replicas.
 FIELD_MANAGER = "djangostack-operator"
 HANDOVER_MANAGER = "djangostack-operator-handover"
+
+# Timestamps as the API writes them (RFC 3339, UTC, whole seconds): status conditions,
+# Events, and the expiry of certificates the operator compares with them.
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

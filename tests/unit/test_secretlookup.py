@@ -65,7 +65,7 @@ def test_secrets_are_read_by_name_and_not_again_while_fresh() -> None:
     clock.now += 1
     secrets.read(STACK, ["db", "absent"])
     assert len(server.reads) == 4
-    secrets.read(STACK, ["db"], fresh=True)  # the stack's spec changed
+    secrets.read(STACK, ["db"], generation=2)  # the stack's spec changed
     assert len(server.reads) == 5
 
 
