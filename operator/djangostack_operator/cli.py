@@ -1,6 +1,7 @@
 """The `djangostack` command: `render FILE`, `crd`, `run`.
 
-Exit codes: 0 success, 2 invalid input (each problem printed as `FILE: path: message`).
+Exit codes: 0 success, 1 no cluster to run against, 2 invalid input (each problem printed as
+`FILE: path: message`).
 """
 
 from __future__ import annotations
@@ -58,20 +59,64 @@ def cmd_crd() -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+EXIT_NO_CLUSTER = 1
+
+RENDER_EXAMPLE = """\
+examples:
+  djangostack render shop.yaml                 # every child object, as YAML
+  djangostack render shop.yaml | kubectl apply --dry-run=server -f -
+  cat shop.yaml | djangostack render -
+"""
+CRD_EXAMPLE = """\
+examples:
+  djangostack crd | kubectl apply --server-side -f -
+"""
+RUN_EXAMPLE = """\
+examples:
+  djangostack run                              # every namespace, with $KUBECONFIG
+  djangostack run -n shop -n 'team-*' --leader-elect --log-format=json
+
+Exits 1 at once, with one line, when there is neither an in-cluster service account nor a
+usable kubeconfig.
+"""
+
+
+# What each subcommand does: its line in `djangostack --help` and the start of its own help.
+SUMMARIES = {
+    "render": "print, offline, every object the operator would create (YAML)",
+    "crd": "print the CustomResourceDefinition generated from the models",
+    "run": "run the operator: in a pod with its service account, elsewhere with $KUBECONFIG",
+}
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, example: str
+) -> argparse.ArgumentParser:
+    summary = SUMMARIES[name]
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=example,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="djangostack", description="The DjangoStack operator and its offline tools."
+        prog="djangostack",
+        description="The DjangoStack operator and its offline tools.",
+        epilog="examples:\n  djangostack render shop.yaml\n  djangostack run -n shop\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"djangostack {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    render_parser = commands.add_parser(
-        "render", help="print, offline, every object the operator would create (YAML)"
-    )
+    render_parser = _command(commands, "render", RENDER_EXAMPLE)
     render_parser.add_argument(
         "files", nargs="+", metavar="FILE", help="DjangoStack YAML, - for stdin"
     )
-    commands.add_parser("crd", help="print the CustomResourceDefinition generated from the models")
-    run_parser = commands.add_parser("run", help="run the operator against $KUBECONFIG")
+    _command(commands, "crd", CRD_EXAMPLE)
+    run_parser = _command(commands, "run", RUN_EXAMPLE)
     scope = run_parser.add_mutually_exclusive_group()
     scope.add_argument(
         "-n",
@@ -108,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         " the prefix, '*' any key); default: " + ", ".join(DEFAULT_INGRESS_ANNOTATIONS),
     )
     run_parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     if args.command == "render":
         return cmd_render(args.files)
     if args.command == "run":
@@ -119,7 +168,14 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from djangostack_operator import runner  # noqa: PLC0415 - kopf loads only to run
     from djangostack_operator.controller import Options  # noqa: PLC0415
+    from djangostack_operator.kube import NoCredentialsError, load_api_client  # noqa: PLC0415
 
+    try:
+        api_client = load_api_client()
+    except NoCredentialsError as error:
+        # Nothing a retry could fix: say so once, instead of kopf's endless login attempts.
+        print(f"djangostack run: {error}", file=sys.stderr)
+        return EXIT_NO_CLUSTER
     options = Options(
         namespaces=tuple(args.namespace),
         all_namespaces=args.all_namespaces or not args.namespace,
@@ -134,6 +190,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     runner.run(
         options,
+        api_client,
         metrics_port=args.metrics_port,
         health_port=args.health_port,
         log_format=args.log_format,

@@ -21,7 +21,7 @@ import kopf
 
 from djangostack_operator.controller import Options, Runtime
 from djangostack_operator.kinds import CHILD_KINDS, CONFIG_KINDS
-from djangostack_operator.kube import Kube, load_api_client
+from djangostack_operator.kube import Kube
 from djangostack_operator.spec import GROUP, PLURAL, VERSION
 from djangostack_operator.vocabulary import MANAGED_BY, OPERATOR
 
@@ -50,7 +50,8 @@ async def start(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> N
     # The resources are known, and namespace patterns are matched by the runtime (see
     # controller.Options.watch_cluster_wide): no watch of CRDs or Namespaces at all.
     settings.scanning.disabled = True
-    memo.runtime = Runtime(options, Kube(load_api_client()))
+    # The client the command line loaded (and checked) before kopf started.
+    memo.runtime = Runtime(options, Kube(memo.api_client))
     memo.runtime.start()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -66,12 +67,26 @@ def _request(verb: str) -> Iterator[None]:
         raise failure from None
 
 
+class NoCredentialsError(Exception):
+    """Neither an in-cluster service account nor a usable kubeconfig: nothing to retry."""
+
+
 def load_api_client() -> client.ApiClient:
-    """In a pod: its service account. Elsewhere: $KUBECONFIG or ~/.kube/config."""
+    """In a pod: its service account. Elsewhere: $KUBECONFIG or ~/.kube/config.
+
+    Raises NoCredentialsError, with one line saying what was looked for, when there are none.
+    """
     try:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     except config.ConfigException:
-        config.load_kube_config()  # type: ignore[no-untyped-call]
+        try:
+            config.load_kube_config()  # type: ignore[no-untyped-call]
+        except Exception as error:  # a missing file, bad YAML, an unknown context alike
+            where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+            detail = " ".join(str(error).split()) or type(error).__name__
+            raise NoCredentialsError(
+                f"no usable Kubernetes credentials: not in a pod, and {where}: {detail}"
+            ) from None
     configuration = client.Configuration.get_default_copy()
     # Fail fast and let the work queue retry, rather than urllib3 retrying inside a worker.
     configuration.retries = 1

@@ -6,12 +6,14 @@ import logging
 
 import kopf
 import prometheus_client
+from kubernetes import client
 
 from djangostack_operator.controller import Options
 
 
 def run(
     options: Options,
+    api_client: client.ApiClient,
     *,
     metrics_port: int,
     health_port: int,
@@ -34,6 +36,6 @@ def run(
         standalone=True,
         clusterwide=options.watch_cluster_wide,
         namespaces=[] if options.watch_cluster_wide else list(options.namespaces),
-        memo=kopf.Memo(options=options),
+        memo=kopf.Memo(options=options, api_client=api_client),
         liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
     )

@@ -95,3 +95,48 @@ def test_crd_command_prints_the_committed_crd() -> None:
     result = run("crd")
     assert result.returncode == 0
     assert result.stdout == (REPO / "crds" / "djangostacks.yaml").read_text()
+
+
+def test_version_is_the_package_version() -> None:
+    from importlib.metadata import version  # noqa: PLC0415
+
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.split() == ["djangostack", version("djangostack-operator")]
+
+
+@pytest.mark.parametrize("command", sorted(cli.SUMMARIES))
+def test_every_subcommand_help_says_what_it_does_with_an_example(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    summary = cli.SUMMARIES[command][1:]
+    assert summary in " ".join(result.stdout.split())
+    examples = result.stdout.split("examples:\n", 1)[1]
+    assert f"djangostack {command}" in examples
+
+
+@pytest.mark.parametrize(
+    "kubeconfig",
+    [None, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\n", "{not: [yaml"],
+    ids=["no-file", "no-context", "garbage"],
+)
+def test_run_without_credentials_exits_1_with_one_line(
+    tmp_path: Path, kubeconfig: str | None
+) -> None:
+    path = tmp_path / "kubeconfig"
+    if kubeconfig is not None:
+        path.write_text(kubeconfig)
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(path)}
+    result = subprocess.run(
+        [str(DJANGOSTACK), "run"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environment,
+        timeout=60,
+    )
+    assert result.returncode == cli.EXIT_NO_CLUSTER
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("djangostack run: no usable Kubernetes credentials")
+    assert str(path) in lines[0]

@@ -53,9 +53,10 @@ def test_a_platform_may_allow_more_or_everything() -> None:
 
 def test_the_cli_takes_the_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
-    from djangostack_operator import runner  # noqa: PLC0415
+    from djangostack_operator import kube, runner  # noqa: PLC0415
 
-    monkeypatch.setattr(runner, "run", lambda options, **_: seen.append(options.policy))
+    monkeypatch.setattr(kube, "load_api_client", lambda: None)
+    monkeypatch.setattr(runner, "run", lambda options, *_, **__: seen.append(options.policy))
     assert main(["run", "--allow-ingress-annotation", "a.example/",
                  "--allow-ingress-annotation", "b.example/c"]) == 0  # fmt: skip
     assert main(["run"]) == 0
