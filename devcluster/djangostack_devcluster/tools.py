@@ -41,6 +41,8 @@ TRAEFIK_VERSION = "v3.6.12"
 METRICS_SERVER_VERSION = "v0.8.0"
 CERT_MANAGER_VERSION = "v1.21.2"  # also hack/cert-manager/go.mod's requirement
 NETWORK_POLICIES_VERSION = "v0.8.0"  # hack/network-policies/go.mod's requirement
+# The module of Prometheus 3.16.0 (its Go module versions are v0.3xx.y for v3.xx.y).
+PROMETHEUS_VERSION = "v0.316.0"
 KUBERNETES_COMMANDS = (
     "kube-apiserver",
     "kube-controller-manager",
@@ -245,14 +247,23 @@ def ensure_kubernetes(go: Path | None = None) -> Path:
     return _install_atomically(target, KUBERNETES_COMMANDS, build)
 
 
-def _ensure_go_install(name: str, package: str, version: str, ldflags: str) -> Path:
-    target = cache_dir() / f"{name}-{version}"
+def _ensure_go_install(
+    name: str,
+    package: str,
+    version: str,
+    ldflags: str | Callable[[Path], str],
+    target: Path | None = None,
+) -> Path:
+    """`go install package@version` into `target` (default `<cache>/<name>-<version>`);
+    `ldflags` may be computed, at build time, from the Go binary."""
+    target = target or cache_dir() / f"{name}-{version}"
 
     def build(out: Path) -> None:
         go_bin = find_go()
         log(f"building {name} {version} with `go install` (cold: a few minutes)")
+        flags = ldflags if isinstance(ldflags, str) else ldflags(go_bin)
         argv = [
-            str(go_bin), "install", "-v", "-trimpath", "-ldflags", ldflags,
+            str(go_bin), "install", "-v", "-trimpath", "-ldflags", flags,
             f"{package}@{version}",
         ]  # fmt: skip
         _run_with_progress(name, argv, None, _go_env(go_bin, gobin=out))
@@ -269,12 +280,49 @@ def ensure_kwok() -> Path:
     )
 
 
+def _helm_dir() -> Path:
+    # "-capabilities": built with the Kubernetes version helm's own build sets (below);
+    # earlier builds without it assumed Kubernetes 1.20 offline.
+    return cache_dir() / f"helm-{HELM_VERSION}-capabilities"
+
+
+def _helm_ldflags(go_bin: Path) -> str:
+    """The flags of helm's Makefile: its version, and the Kubernetes version `helm template`
+    and `helm lint` assume without a cluster — derived, as there, from the client-go
+    helm is built with (v0.33.x: Kubernetes 1.33)."""
+    go_mod = _module_source(go_bin, f"helm.sh/helm/v3@{HELM_VERSION}") / "go.mod"
+    client_go = next(
+        line.split()[1]
+        for line in go_mod.read_text().splitlines()
+        if line.strip().startswith("k8s.io/client-go ")
+    )
+    major, minor = client_go.removeprefix("v").split(".")[:2]
+    kubernetes_major = str(int(major) + 1)
+    flags = ["-s", "-w", f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}"]
+    for package in ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"):
+        flags += [
+            f"-X {package}.k8sVersionMajor={kubernetes_major}",
+            f"-X {package}.k8sVersionMinor={minor}",
+        ]
+    return " ".join(flags)
+
+
 def ensure_helm() -> Path:
     return _ensure_go_install(
-        "helm",
-        "helm.sh/helm/v3/cmd/helm",
-        HELM_VERSION,
-        f"-s -w -X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+        "helm", "helm.sh/helm/v3/cmd/helm", HELM_VERSION, _helm_ldflags, _helm_dir()
+    )
+
+
+def ensure_promtool() -> Path:
+    """Prometheus' promtool: `make lint` checks the chart's alerting rules with it and the
+    tests run them (`promtool test rules`). Not part of the cluster."""
+    _, minor, patch = PROMETHEUS_VERSION.split(".")
+    version = f"{int(minor) // 100}.{int(minor) % 100}.{patch}"  # v0.316.0: 3.16.0
+    return _ensure_go_install(
+        "promtool",
+        "github.com/prometheus/prometheus/cmd/promtool",
+        PROMETHEUS_VERSION,
+        f"-s -w -X github.com/prometheus/common/version.Version={version}",
     )
 
 
@@ -341,6 +389,18 @@ def ensure_network_policies() -> Path:
     return _install_atomically(_network_policies_dir(), ("network-policies",), build) / (
         "network-policies"
     )
+
+
+def ensure_go_program(module: Path) -> Path:
+    """A Go program of the project's own (main.go, go.mod, go.sum in `module`, its
+    dependencies from the Go module proxy), built once per version of its sources."""
+    name = module.name
+
+    def build(out: Path) -> None:
+        log(f"building {name} from {module} (cold: about a minute)")
+        _build_entry_point(find_go(), name, module, out / name)
+
+    return _install_atomically(_entry_point_dir(name, "local", module), (name,), build) / name
 
 
 def ensure_cert_manager() -> Path:
@@ -436,7 +496,7 @@ def _toolset(build: bool) -> Toolset:
     else:
         kubernetes = cache_dir() / f"kubernetes-{KUBERNETES_VERSION}"
         kwok = cache_dir() / f"kwok-{KWOK_VERSION}" / "kwok"
-        helm = cache_dir() / f"helm-{HELM_VERSION}" / "helm"
+        helm = _helm_dir() / "helm"
         coredns = cache_dir() / f"coredns-{COREDNS_VERSION}" / "coredns"
         traefik = cache_dir() / f"traefik-{TRAEFIK_VERSION}" / "traefik"
         metrics_server = cache_dir() / f"metrics-server-{METRICS_SERVER_VERSION}" / "metrics-server"

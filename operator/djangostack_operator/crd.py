@@ -104,6 +104,9 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
                 result[key] = _structural(value, defs)
         elif key in ("items",):
             result[key] = _structural(value, defs)
+        elif key == "description":
+            # A docstring's line breaks are layout, not meaning.
+            result[key] = " ".join(value.split())
         else:
             result[key] = value
     if "properties" in result or "additionalProperties" in result:
@@ -123,6 +126,10 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     defs = raw.pop("$defs", {})
     schema: dict[str, Any] = _structural(raw, defs)
     return schema
+
+
+# The kubectl category of the CRD (`kubectl get djangostack`).
+CATEGORY = "djangostack"
 
 
 def _ready_column() -> str:
@@ -157,7 +164,9 @@ def build_crd() -> dict[str, Any]:
                 "plural": api.PLURAL,
                 "singular": api.KIND.lower(),
                 "shortNames": ["djs", "dstack"],
-                "categories": ["all"],
+                # Not "all": `kubectl delete all --all` must not delete stacks (and, under
+                # deletionPolicy Delete, their data). `kubectl get djangostack` lists them.
+                "categories": [CATEGORY],
             },
             "scope": "Namespaced",
             "versions": [

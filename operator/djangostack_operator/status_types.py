@@ -117,6 +117,10 @@ class LastBackup(Model):
 
 
 class DjangoStackStatus(Model):
+    """What the operator observed of the stack, written only by the operator: a phase, the
+    kstatus conditions Ready, Reconciling and Stalled (plus one per component), the serving
+    release, the newest backup and the pods of each component."""
+
     observed_generation: int | None = Field(
         None, description="The spec generation the status describes."
     )

@@ -8,6 +8,8 @@ INSTANCE = "app.kubernetes.io/instance"
 COMPONENT = "app.kubernetes.io/component"
 PART_OF = "app.kubernetes.io/part-of"
 MANAGED_BY = "app.kubernetes.io/managed-by"
+# The tag of the app image an object belongs to (never part of a selector: it changes).
+VERSION = "app.kubernetes.io/version"
 
 # The value of MANAGED_BY on every child, and the operator's name in Events.
 OPERATOR = "djangostack-operator"

@@ -69,10 +69,18 @@ def test_schema_is_structural() -> None:
 
 
 def test_every_field_has_a_description() -> None:
-    for path, node in walk(spec_schema()):
+    status = version()["schema"]["openAPIV3Schema"]["properties"]["status"]
+    for path, node in [*walk(spec_schema()), *walk(status, "status")]:
         if path.endswith("[]") or path.endswith("{}"):
             continue
         assert node.get("description"), f"{path} has no description"
+        assert "\n" not in node["description"], f"{path}: a description is one paragraph"
+
+
+def test_stacks_are_not_in_the_all_category() -> None:
+    # `kubectl delete all --all` must not delete stacks (and under deletionPolicy Delete
+    # their data); they have a category of their own.
+    assert build_crd()["spec"]["names"]["categories"] == ["djangostack"]
 
 
 def test_defaults_bounds_and_enums_come_from_the_models() -> None:

@@ -11,8 +11,11 @@ import pytest
 
 from djangostack_operator import yamlio
 from djangostack_operator.render import RenderContext, render
+from djangostack_operator.render.meta import version_label
+from djangostack_operator.render.pod import Release
 from djangostack_operator.spec import DjangoStack
 from djangostack_operator.validation import parse_stack
+from djangostack_operator.vocabulary import VERSION
 from tests.factories import UID, make_stack, sample
 
 RECOMMENDED_LABELS = (
@@ -21,7 +24,9 @@ RECOMMENDED_LABELS = (
     "app.kubernetes.io/component",
     "app.kubernetes.io/part-of",
     "app.kubernetes.io/managed-by",
+    "app.kubernetes.io/version",
 )
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 def with_uid(document: dict[str, Any]) -> DjangoStack:
@@ -78,6 +83,8 @@ def test_every_object_has_namespace_and_recommended_labels(
         assert labels.get(label), f"{object_id} lacks {label}"
     assert labels["app.kubernetes.io/instance"] == stack.name
     assert labels["app.kubernetes.io/managed-by"] == "djangostack-operator"
+    assert labels["app.kubernetes.io/part-of"] == stack.name
+    assert labels["app.kubernetes.io/version"] == stack.spec.image.rsplit(":", 1)[1]
 
 
 @pytest.mark.parametrize(("object_id", "obj"), OBJECTS, ids=IDS)
@@ -191,3 +198,38 @@ def test_names_fit_kubernetes_limits_for_the_longest_allowed_names() -> None:
         if obj["kind"] == "CronJob":
             assert len(name) <= 52, name  # Job names add an 11-character suffix
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
+
+
+def test_version_follows_the_release_each_object_belongs_to() -> None:
+    stack = make_stack(image="registry.example.com/shop:2.0.0")
+    old = Release("registry.example.com/shop:1.0.0", "aaaaaaaaaa")
+    objects = render(stack, RenderContext(release=old))
+    versions = {
+        (obj["kind"], obj["metadata"]["name"]): obj["metadata"]["labels"][VERSION]
+        for obj in objects
+    }
+    # The migrations Job belongs to the release it migrates; everything else to the serving.
+    assert versions.pop(("Job", stack.names.migrations_job(stack.spec.release_hash))) == "2.0.0"
+    assert set(versions.values()) == {"1.0.0"}
+    for obj in objects:
+        for template in pod_templates(obj):
+            containers = template["spec"]["containers"]
+            if containers[0]["image"].startswith("registry.example.com/shop"):
+                expected = containers[0]["image"].rsplit(":", 1)[1]
+                assert template["metadata"]["labels"][VERSION] == expected
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ("shop:1.2.3", "1.2.3"),
+        ("registry.example.com:5000/team/shop:v2", "v2"),
+        ("registry.example.com:5000/shop@sha256:" + "ab" * 32, "sha256-abababababab"),
+        ("shop:1.0@sha256:" + "cd" * 32, "1.0"),
+        ("shop:" + "a" * 60 + "---" + "b" * 60, "a" * 60),
+    ],
+)
+def test_version_label_is_a_valid_label_value(image: str, expected: str) -> None:
+    value = version_label(image)
+    assert value == expected
+    assert len(value) <= 63 and LABEL_VALUE.match(value)

@@ -5,49 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from djangostack_operator.release import ReleasePlan
-from djangostack_operator.render import RenderContext, render
 from djangostack_operator.render.pod import Release
-from djangostack_operator.spec import DjangoStack
 from djangostack_operator.status import Observation, compute_status, rolled_out
 from djangostack_operator.status_types import DjangoStackStatus
 from tests.factories import make_stack
+from tests.phases import observed, released
 
 NOW = "2026-11-22T10:00:00Z"
 LATER = "2026-11-22T10:05:00Z"
-
-
-def as_running(obj: dict[str, Any], ready: bool = True) -> dict[str, Any]:
-    """What the controllers report for a workload that rolled out (or not)."""
-    obj = {**obj, "metadata": {**obj["metadata"], "generation": 1}}
-    replicas = obj["spec"].get("replicas", 1)
-    count = replicas if ready else 0
-    obj["status"] = {
-        "observedGeneration": 1,
-        "replicas": replicas,
-        "updatedReplicas": replicas,
-        "readyReplicas": count,
-        "availableReplicas": count,
-    }
-    return obj
-
-
-def observed(
-    stack: DjangoStack, ready: bool = True, release: Release | None = None
-) -> dict[str, Any]:
-    children: dict[str, dict[str, Any]] = {}
-    for rendered in render(stack, RenderContext(release=release)):
-        obj = (
-            as_running(rendered, ready)
-            if rendered["kind"] in ("Deployment", "StatefulSet")
-            else rendered
-        )
-        children.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
-    return children
-
-
-def released(stack: DjangoStack) -> ReleasePlan:
-    return ReleasePlan(Release(stack.spec.image, stack.spec.release_hash), False,
-                       ("True", "Succeeded", "migrated"))  # fmt: skip
 
 
 def conditions(status: DjangoStackStatus) -> dict[str, tuple[str, str]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from djangostack_operator.render import backup, datastore, django, ingress, networkpolicy
+from djangostack_operator.render import backup, datastore, django, ingress, meta, networkpolicy
 from djangostack_operator.render.pod import Release, RenderContext
 from djangostack_operator.spec import DjangoStack
 
@@ -41,5 +41,7 @@ def render(stack: DjangoStack, context: RenderContext | None = None) -> list[dic
         backup.restore_job(stack),
         backup.on_demand_backup_job(stack),
     ]
+    # Every child says which release it belongs to (the migrations Job: the one it migrates).
+    serving = django.serving_release(stack, context).image
     # Independent copies: builders share small constant parts, callers may mutate the result.
-    return [copy.deepcopy(obj) for obj in candidates if obj is not None]
+    return [meta.with_version(copy.deepcopy(obj), serving) for obj in candidates if obj is not None]

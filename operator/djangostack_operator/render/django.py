@@ -307,7 +307,7 @@ def migrations_job(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
     )
     pod_spec = app_pod_spec(stack, [container], restartPolicy="Never")
     template = app_pod_template(stack, context, MIGRATIONS, pod_spec)
-    return {
+    job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": meta.metadata(
@@ -322,3 +322,5 @@ def migrations_job(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
             "template": template,
         },
     }
+    # The release it migrates, not the one serving.
+    return meta.with_version(job, stack.spec.image)

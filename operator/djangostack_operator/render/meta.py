@@ -38,6 +38,24 @@ def labels(stack: DjangoStack, component: str) -> dict[str, str]:
     }
 
 
+def version_label(image: str) -> str:
+    """`app.kubernetes.io/version` of an image: its tag, else the start of its digest,
+    cut to what a label value may hold (63 characters, alphanumeric at both ends)."""
+    reference, _, digest = image.partition("@")
+    last_segment = reference.rsplit("/", 1)[-1]
+    tag = last_segment.partition(":")[2]
+    value = tag or digest.replace(":", "-")[:19]
+    return value[:63].strip("-_.") or "unknown"
+
+
+def with_version(obj: dict[str, Any], image: str) -> dict[str, Any]:
+    """`obj` with the version label of `image`, unless its builder set one already."""
+    obj.setdefault("metadata", {}).setdefault("labels", {}).setdefault(
+        keys.VERSION, version_label(image)
+    )
+    return obj
+
+
 def owner_reference(stack: DjangoStack) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from djangostack_operator import vocabulary as keys
 from djangostack_operator.render import meta
 from djangostack_operator.spec import DjangoStack, Resources
 
@@ -257,7 +258,13 @@ def app_pod_template(
     }
     return {
         "metadata": {
-            "labels": {**meta.labels(stack, component), **(extra_labels or {})},
+            "labels": {
+                **meta.labels(stack, component),
+                **(extra_labels or {}),
+                # What the pod runs, so `kubectl get pods -L app.kubernetes.io/version`
+                # shows old and new release side by side during a rollout.
+                keys.VERSION: meta.version_label(pod_spec["containers"][0]["image"]),
+            },
             "annotations": annotations,
         },
         "spec": pod_spec,
