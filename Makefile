@@ -36,10 +36,11 @@ cluster-up: bootstrap  ## the local control plane with kwok's fake node and a re
 cluster-down:  ## stop the local cluster and remove everything its real node made on this machine
 	@if [ -x $(PY) ]; then $(DEVCLUSTER) down && $(DEVCLUSTER) leftovers; fi
 
-lint: bootstrap  ## ruff and mypy
+lint: bootstrap  ## ruff, mypy, and the chart and manifests (helm lint --strict, ...)
 	.venv/bin/ruff check operator devcluster app tests bench
 	.venv/bin/ruff format --check operator devcluster app tests bench
 	set -a && . app/build.env && set +a && .venv/bin/mypy
+	$(DEVCLUSTER) lint
 
 crd: bootstrap  ## regenerate crds/djangostacks.yaml from the models
 	.venv/bin/djangostack crd > crds/djangostacks.yaml

@@ -13,5 +13,5 @@ helm=${HELM:-.cluster/bin/helm}
   echo "  labels:"
   echo "    pod-security.kubernetes.io/enforce: restricted"
   "$helm" template djangostack-operator charts/djangostack-operator \
-    --namespace djangostack-system --include-crds --kube-version 1.33.0
+    --namespace djangostack-system --include-crds
 }

@@ -1,5 +1,5 @@
-"""`python -m djangostack_devcluster tools|images|up|down|status|leftovers` (what `make tools`,
-`make images`, `make cluster-up` and `make cluster-down` call)."""
+"""`python -m djangostack_devcluster tools|images|up|down|status|leftovers|lint` (what
+`make tools`, `make images`, `make cluster-up`, `make cluster-down` and `make lint` call)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from djangostack_devcluster import images, tools
+from djangostack_devcluster import images, manifestlint, tools
 from djangostack_devcluster.cluster import ClusterError, LocalCluster
 from djangostack_devcluster.node import NodeError
 from djangostack_devcluster.processes import ProcessError
@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "leftovers", help="list what a stopped real node left on this machine; exit 1 if any"
     )
+    commands.add_parser("lint", help="lint the Helm chart and the rendered manifests")
     args = parser.parse_args(argv)
 
     try:
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "images":
             for archive in images.ensure_all():
                 print(archive)
+            return 0
+        if args.command == "lint":
+            for line in manifestlint.lint_all():
+                print(line)
             return 0
         if args.command == "up":
             toolset = tools.ensure_all()
@@ -68,7 +73,13 @@ def main(argv: list[str] | None = None) -> int:
         running = cluster.is_running()
         print(f"running; kubeconfig: {cluster.kubeconfig}" if running else "not running")
         return 0 if running else 1
-    except (tools.ToolError, ClusterError, NodeError, ProcessError) as error:
+    except (
+        tools.ToolError,
+        ClusterError,
+        NodeError,
+        ProcessError,
+        manifestlint.LintError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -214,7 +214,7 @@ class Runtime:
         self.recent = RecentWrites(clock)
         self.gate = SyncGate(kube, self.cache, not options.namespaces, clock)
         self.watch_audit = WatchAudit(kube, self.cache, options)
-        self.ready_gauge = metrics.ReadyGauge()
+        self.stack_metrics = metrics.StackMetrics()
         self._written: dict[str, DjangoStackStatus] = {}  # status last written, by stack uid
         self._failure_events: dict[StackKey, tuple[str, float]] = {}
         self._state_lock = threading.Lock()
@@ -261,7 +261,7 @@ class Runtime:
         if event_type == "DELETED":
             self.cache.drop_stack(*key)
             self.secrets.drop_stack(key)
-            self.ready_gauge.record(*key, None)
+            self.stack_metrics.record(*key, None)
             with self._state_lock:
                 self._written.pop(str(metadata.get("uid")), None)
                 self._failure_events.pop(key, None)
@@ -408,8 +408,8 @@ class Runtime:
         if outcome.status is not None:
             with self._state_lock:
                 self._written[uid] = outcome.status
-            ready = next((c.status for c in outcome.status.conditions if c.type == "Ready"), None)
-            self.ready_gauge.record(*key, ready)
+        if outcome.sample is not None:
+            self.stack_metrics.record(*key, outcome.sample)
         self._report_failures(key, body, outcome)
         return outcome
 

@@ -12,6 +12,9 @@ check with the real API server's answers.
 
 from __future__ import annotations
 
+import datetime
+import functools
+import itertools
 import re
 
 DESCRIPTORS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
@@ -66,3 +69,67 @@ def _term_error(term: str, low: int, high: int, names: dict[str, int]) -> str | 
     if len(values) == 2 and values[0] > values[1]:
         return f"the range {span} runs backwards"
     return None
+
+
+# What each descriptor stands for, as robfig/cron defines them.
+DESCRIPTOR_SCHEDULES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_MINUTES_PER_DAY = 24 * 60
+# Every pattern of days repeats within 28 years (the Gregorian weekday cycle); eight years
+# hold every 29 February and every day-of-month/weekday pairing a schedule can ask for.
+_SPAN_DAYS = 8 * 366
+_EPOCH = datetime.date(2024, 1, 1)
+
+
+def _expand(text: str, low: int, high: int, names: dict[str, int]) -> tuple[set[int], bool]:
+    """The values of one field, and whether it was a wildcard (`*`/`?` without a range)."""
+    values: set[int] = set()
+    wildcard = False
+    for term in text.split(","):
+        match = _TERM.match(term)
+        assert match is not None, f"{term!r} was not validated"
+        span, step = match.group("range"), int(match.group("step") or 1)
+        if span in ("*", "?"):
+            start, end = low, high
+            wildcard = wildcard or step == 1
+        else:
+            ends = [int(e) if _NUMBER.match(e) else names[e.lower()] for e in span.split("-")]
+            # `a/n` runs from a to the end of the field, as in robfig/cron.
+            start, end = ends[0], ends[-1] if len(ends) == 2 or step == 1 else high
+        values.update(range(start, end + 1, step))
+    return values, wildcard
+
+
+@functools.lru_cache(maxsize=1024)
+def longest_gap_seconds(schedule: str) -> int:
+    """The longest time between two runs of a valid schedule (time-zone changes aside):
+    how old the newest scheduled backup may be before one is missing."""
+    fields = DESCRIPTOR_SCHEDULES.get(schedule, schedule).split()
+    (minutes, _), (hours, _), (days, any_day), (months, _), (weekdays, any_weekday) = (
+        _expand(text, low, high, names)
+        for text, (_, low, high, names) in zip(fields, FIELDS, strict=True)
+    )
+    times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
+    longest = max((b - a for a, b in itertools.pairwise(times)), default=0)
+    previous: int | None = None
+    for offset in range(_SPAN_DAYS):
+        day = _EPOCH + datetime.timedelta(days=offset)
+        if day.month not in months:
+            continue
+        by_date, by_weekday = day.day in days, (day.isoweekday() % 7) in weekdays
+        # Both restricted: either matches (cron's rule); one a wildcard: the other decides.
+        either = not (any_day or any_weekday)
+        if not ((by_date or by_weekday) if either else (by_date and by_weekday)):
+            continue
+        if previous is not None:
+            gap = (offset - previous) * _MINUTES_PER_DAY + times[0] - times[-1]
+            longest = max(longest, gap)
+        previous = offset
+    return longest * 60

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from djangostack_operator import secretgen
+from djangostack_operator import secretgen, stackmetrics
 from djangostack_operator.cache import StackSlice
 from djangostack_operator.decide import (
     DEFAULT_POLICY,
@@ -36,6 +36,7 @@ from djangostack_operator.render.backup import BACKUP
 from djangostack_operator.render.ingress import tls_secret_name
 from djangostack_operator.render.pod import Release
 from djangostack_operator.spec import DjangoStack
+from djangostack_operator.stackmetrics import StackSample
 from djangostack_operator.status import Observation, WriteFailure, compute_status
 from djangostack_operator.status_types import DjangoStackStatus, Reason
 from djangostack_operator.validation import InvalidStackError, parse_stack
@@ -96,6 +97,8 @@ class Outcome:
     # The stack is blocked on a Secret that is missing or lacks a key: no watch says when
     # that changes, so it looks again soon.
     waits_for_secret: bool = False
+    # What the per-stack metrics say of the stack after this pass.
+    sample: StackSample | None = None
 
     @property
     def failed(self) -> bool:
@@ -217,6 +220,10 @@ def _reconcile_valid(
     )
     status = compute_status(stack, observation, previous, now)
     outcome.status = status
+    outcome.sample = stackmetrics.sample(
+        stack, status, previous, tls_not_after=observation.tls_not_after,
+        jobs=observed.children.get("Job", {}), now=now,
+    )  # fmt: skip
     if status not in (stored, last_written):
         try:
             kube.patch_status(
@@ -377,6 +384,7 @@ def _write_stalled_status(
 ) -> None:
     """Stall a stack the full status cannot be computed for: one the models refuse (before
     any child is written), or one whose reconcile raised."""
+    outcome.sample = StackSample(ready=False, phase="Stalled")
     metadata = body.get("metadata", {})
     generation = metadata.get("generation")
     current = body.get("status") or {}

@@ -15,6 +15,7 @@ import pytest
 from cryptography import x509
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 from djangostack_operator.render.meta import CONFIG_CHECKSUM
 from djangostack_operator.render.secrets import generated_secrets
@@ -475,6 +476,37 @@ def test_operator_serves_metrics_and_liveness(stacks: Stacks, shared_operator: A
         assert metric in text, metric
     assert 'djangostack_stacks{ready="True"}' in text
     assert shared_operator.healthy()
+
+
+def stack_series(text: str, namespace: str) -> dict[str, float]:
+    """The per-stack series of one namespace: `metric{phase}` or `metric` to value."""
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.labels.get("namespace") == namespace:
+                phase = sample.labels.get("phase")
+                found[f"{sample.name}{{{phase}}}" if phase else sample.name] = sample.value
+    return found
+
+
+def test_per_stack_metrics_follow_the_stack_and_go_with_it(
+    stacks: Stacks, shared_operator: Any
+) -> None:
+    stacks.create()
+    stacks.wait_ready()
+    series = stack_series(shared_operator.metrics(), stacks.namespace)
+    assert series["djangostack_stack_ready"] == 1
+    assert series["djangostack_stack_phase{Ready}"] == 1
+    assert series["djangostack_stack_phase{Migrating}"] == 0
+    assert series["djangostack_stack_backup_interval_seconds"] == 24 * 3600  # "0 3 * * *"
+    # The self-signed certificate the operator made for the Ingress: valid for months.
+    assert series["djangostack_stack_certificate_expiry_timestamp_seconds"] > time.time() + 86400
+    assert series["djangostack_migration_failures_total"] == 0
+    stacks.delete()
+    wait_for(
+        "the deleted stack's series to go",
+        lambda: not stack_series(shared_operator.metrics(), stacks.namespace),
+    )
 
 
 def test_changed_config_rolls_the_pods_that_read_it(stacks: Stacks) -> None:
