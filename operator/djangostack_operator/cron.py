@@ -47,6 +47,11 @@ def schedule_error(schedule: str) -> str | None:
     return None
 
 
+def _value(text: str, names: dict[str, int]) -> int | None:
+    """A field's value: a number, or one of its names (JAN, MON; any case)."""
+    return int(text) if _NUMBER.match(text) else names.get(text.lower())
+
+
 def _term_error(term: str, low: int, high: int, names: dict[str, int]) -> str | None:
     match = _TERM.match(term)
     if match is None:
@@ -60,7 +65,7 @@ def _term_error(term: str, low: int, high: int, names: dict[str, int]) -> str | 
     ends = span.split("-")
     values: list[int] = []
     for end in ends:
-        value = int(end) if _NUMBER.match(end) else names.get(end.lower())
+        value = _value(end, names)
         if value is None:
             return f"{end!r} is not a number" + (" or a name" if names else "")
         if not low <= value <= high:
@@ -100,7 +105,11 @@ def _expand(text: str, low: int, high: int, names: dict[str, int]) -> tuple[set[
             start, end = low, high
             wildcard = wildcard or step == 1
         else:
-            ends = [int(e) if _NUMBER.match(e) else names[e.lower()] for e in span.split("-")]
+            ends: list[int] = []
+            for bound in span.split("-"):
+                value = _value(bound, names)
+                assert value is not None, f"{bound!r} was not validated"
+                ends.append(value)
             # `a/n` runs from a to the end of the field, as in robfig/cron.
             start, end = ends[0], ends[-1] if len(ends) == 2 or step == 1 else high
         values.update(range(start, end + 1, step))
@@ -118,14 +127,14 @@ def longest_gap_seconds(schedule: str) -> int:
     )
     times = sorted(hour * 60 + minute for hour in hours for minute in minutes)
     longest = max((b - a for a, b in itertools.pairwise(times)), default=0)
+    # Both restricted: either matches (cron's rule); one a wildcard: the other decides.
+    either = not (any_day or any_weekday)
     previous: int | None = None
     for offset in range(_SPAN_DAYS):
         day = _EPOCH + datetime.timedelta(days=offset)
         if day.month not in months:
             continue
         by_date, by_weekday = day.day in days, (day.isoweekday() % 7) in weekdays
-        # Both restricted: either matches (cron's rule); one a wildcard: the other decides.
-        either = not (any_day or any_weekday)
         if not ((by_date or by_weekday) if either else (by_date and by_weekday)):
             continue
         if previous is not None:

@@ -3,15 +3,14 @@ publishes it): pure, from the stack, the status just computed and the one before
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from djangostack_operator.certificates import parse_time
 from djangostack_operator.cron import longest_gap_seconds
 from djangostack_operator.spec import DjangoStack
 from djangostack_operator.status_types import DjangoStackStatus, Phase
-from djangostack_operator.vocabulary import TIME_FORMAT
 
 # Reasons of the Migrated condition that mean the release's migration failed.
 MIGRATION_FAILED_REASONS = ("Failed", "TimedOut")
@@ -22,10 +21,9 @@ def _seconds(timestamp: str | None) -> float | None:
     if not timestamp:
         return None
     try:
-        parsed = datetime.datetime.strptime(timestamp, TIME_FORMAT)
+        return parse_time(timestamp).timestamp()
     except ValueError:
         return None
-    return parsed.replace(tzinfo=datetime.UTC).timestamp()
 
 
 @dataclass(frozen=True)

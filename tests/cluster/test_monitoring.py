@@ -76,8 +76,7 @@ def exported_metric_names() -> set[str]:
     for family in REGISTRY.collect():
         names.add(family.name)
         names.update(sample.name for sample in family.samples)
-    # Counters and histograms have their suffixed series only once observed.
-    for family in REGISTRY.collect():
+        # Counters and histograms have their suffixed series only once observed.
         if family.type == "counter":
             names.add(f"{family.name}_total")
         if family.type == "histogram":
