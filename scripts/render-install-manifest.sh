@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Render manifests/install.yaml from the Helm chart (cluster-wide mode, namespace
-# djangostack-system), for `kubectl apply -f`. A test fails when the committed file is stale.
+# djangostack-system), for `kubectl apply --server-side -f` (the CRD is too large for a
+# client-side apply). A test fails when the committed file is stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 helm=${HELM:-.cluster/bin/helm}

@@ -37,6 +37,11 @@ def ingress_from_pods(labels: dict[str, str]) -> dict[str, Any]:
 PEER_RULE = "set namespaceSelector, podSelector or both"
 EXPRESSION_VALUES = "spec.networkPolicy.metricsFrom[0].podSelector.matchExpressions[0].values"
 MATCH_LABELS = f"{INGRESS_FROM}.podSelector.matchLabels"
+AFFINITY_VALUES = (
+    "spec.database.managed.placement.affinity.nodeAffinity"
+    ".requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0]"
+    ".values"
+)
 
 CASES = [
     InvalidCase("image-missing", {"image": None}, ("spec.image", "required"),
@@ -217,4 +222,45 @@ CASES = [
     InvalidCase("time-zone-empty", {"backup": {"timeZone": ""}},
                 ("spec.backup.timeZone", "at least 1 characters"),
                 ("spec.backup.timeZone", "should be at least 1 chars long")),
+    InvalidCase("pod-label-the-operator-selects-on",
+                {"web": {"placement": {"podLabels": {"app.kubernetes.io/component": "x"}}}},
+                ("spec.web.placement.podLabels", "must not be the operator's own labels"),
+                ("spec.web.placement.podLabels", "must not be the operator's own labels")),
+    InvalidCase("toleration-exists-with-value",
+                {"placement": {"tolerations": [{"key": "k", "operator": "Exists", "value": "v"}]}},
+                ("spec.placement.tolerations[0].value", "Exists takes no value"),
+                ("spec.placement.tolerations[0].value", "Exists takes no value")),
+    InvalidCase("toleration-seconds-without-no-execute",
+                {"workers": [{"name": "default", "placement": {"tolerations": [
+                    {"key": "k", "effect": "NoSchedule", "tolerationSeconds": 30}]}}]},
+                ("spec.workers[0].placement.tolerations[0].tolerationSeconds",
+                 "tolerationSeconds needs effect NoExecute"),
+                ("spec.workers[0].placement.tolerations[0].tolerationSeconds",
+                 "tolerationSeconds needs effect NoExecute")),
+    InvalidCase("node-affinity-gt-not-an-integer",
+                {"database": {"managed": {"placement": {"affinity": {"nodeAffinity": {
+                    "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                        {"matchExpressions": [
+                            {"key": "cpus", "operator": "Gt", "values": ["many"]}]}]}}}}}}},
+                (AFFINITY_VALUES, "Gt and Lt take exactly one integer value"),
+                (AFFINITY_VALUES, "Gt and Lt take exactly one integer value")),
+    InvalidCase("spread-min-domains-with-schedule-anyway",
+                {"beat": {"placement": {"topologySpreadConstraints": [
+                    {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                     "whenUnsatisfiable": "ScheduleAnyway", "minDomains": 2}]}}},
+                ("spec.beat.placement.topologySpreadConstraints[0].minDomains",
+                 "minDomains needs whenUnsatisfiable DoNotSchedule"),
+                ("spec.beat.placement.topologySpreadConstraints[0].minDomains",
+                 "minDomains needs whenUnsatisfiable DoNotSchedule")),
+    InvalidCase("priority-class-not-a-name", {"migrations": {"placement": {
+                    "priorityClassName": "High Priority"}}},
+                ("spec.migrations.placement.priorityClassName", "must match the pattern"),
+                ("spec.migrations.placement.priorityClassName", "should match")),
+    InvalidCase("worker-ping-timeout-over-period",
+                {"workers": [{"name": "default",
+                              "liveness": {"periodSeconds": 10, "timeoutSeconds": 10}}]},
+                ("spec.workers[0].liveness.timeoutSeconds",
+                 "timeoutSeconds must be less than periodSeconds"),
+                ("spec.workers[0].liveness.timeoutSeconds",
+                 "timeoutSeconds must be less than periodSeconds")),
 ]  # fmt: skip

@@ -22,7 +22,7 @@ from typing import Any
 from djangostack_operator import metrics
 from djangostack_operator.cache import Cache, ObjectKey, StackKey, config_info
 from djangostack_operator.decide import Event
-from djangostack_operator.kinds import CHILD_KINDS, CONFIG_KINDS
+from djangostack_operator.kinds import CHILD_KINDS, CONFIG_KINDS, OPTIONAL
 from djangostack_operator.kube import ApiError, Kube
 from djangostack_operator.leader import AlwaysLeader, LeaderElector, LeaseSettings
 from djangostack_operator.policy import Policy
@@ -123,6 +123,8 @@ class SyncGate:
         self.cache = cache
         self.cluster_wide = cluster_wide
         self.clock = clock
+        # Optional kinds the cluster does not serve (Runtime.start): nothing of them to list.
+        self.unserved: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._synced: set[str] = set()
         self._expected: dict[str, tuple[set[ObjectKey], float]] = {}
@@ -149,6 +151,8 @@ class SyncGate:
         namespace = scope or None
         keys: set[ObjectKey] = set()
         for child in CHILD_KINDS:
+            if child.kind in self.unserved:
+                continue
             for ns, name, _ in self.kube.list_names(
                 child.api_version, child.kind, namespace, MANAGED_SELECTOR
             ):
@@ -230,6 +234,15 @@ class Runtime:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self) -> None:
+        # Optional kinds are looked up once: kopf's watches are set up once as well, so a
+        # CRD installed later is used after a restart (the stacks' status says so).
+        self.gate.unserved = frozenset(
+            kind.kind for kind in OPTIONAL if not self.kube.serves(kind.api_version, kind.kind)
+        )
+        if self.gate.unserved:
+            log.info(
+                "Not served by this cluster, left out: %s", ", ".join(sorted(self.gate.unserved))
+            )
         metrics.MAX_WORKERS.labels(controller=CONTROLLER).set(self.options.workers)
         metrics.WORKQUEUE_LONGEST_RUNNING.labels(name=CONTROLLER).set_function(
             self.queue.longest_running
@@ -400,6 +413,7 @@ class Runtime:
             recent=self.recent,
             read_secrets=read_secrets,
             policy=self.options.policy,
+            unserved=self.gate.unserved,
         )
         for name in outcome.secrets_written:
             self.secrets.forget(key[0], name)

@@ -85,6 +85,8 @@ class Decision:
     plan: ReleasePlan
     problems: tuple[tuple[str, str], ...]  # (reason, message) of input that blocks the stack
     writes: tuple[Write, ...]
+    # Kinds the stack wants a child of that the cluster does not serve (kinds.OPTIONAL).
+    unserved: tuple[str, ...] = ()
 
 
 def component(obj: Mapping[str, Any]) -> str:
@@ -111,19 +113,22 @@ def decide(
     taken: Mapping[tuple[str, str], str] | None = None,
     policy: Policy = DEFAULT_POLICY,
     now: str | None = None,
+    unserved: frozenset[str] = frozenset(),
 ) -> Decision:
     """`recorded`: the serving release the last status recorded. `taken`: (kind, name) of
     objects in the namespace that belong to another stack, with a word on which. `policy`:
     what the operator allows every stack; what it refuses blocks every child write. `now`
-    (vocabulary.TIME_FORMAT): renews the operator's own certificate ahead of its expiry."""
+    (vocabulary.TIME_FORMAT): renews the operator's own certificate ahead of its expiry.
+    `unserved`: optional kinds the cluster does not serve; their children are left out."""
     plan = release_plan(stack, children, recorded)
     problems = policy_problems(stack, policy)
     problems += missing_references(stack, secrets, config_maps)
     secret_writes, secret_problems = _secret_writes(stack, secrets, children, in_flight, now)
     problems += secret_problems
     writes = list(secret_writes)
+    missing_kinds: list[str] = []
     if not problems:
-        more, conflicts = child_writes(
+        more, conflicts, missing_kinds = child_writes(
             stack,
             children=children,
             secrets=secrets,
@@ -131,10 +136,11 @@ def decide(
             plan=plan,
             in_flight=in_flight,
             taken=taken or {},
+            unserved=unserved,
         )
         writes += more
         problems += conflicts
-    return Decision(plan, tuple(problems), tuple(writes))
+    return Decision(plan, tuple(problems), tuple(writes), tuple(missing_kinds))
 
 
 def serving_release(
@@ -340,11 +346,14 @@ def child_writes(
     plan: ReleasePlan,
     in_flight: InFlight,
     taken: Mapping[tuple[str, str], str],
-) -> tuple[list[Write], list[tuple[str, str]]]:
-    """The writes that make the children what the stack says, and the names it cannot have
+    unserved: frozenset[str] = frozenset(),
+) -> tuple[list[Write], list[tuple[str, str]], list[str]]:
+    """The writes that make the children what the stack says; the names it cannot have
     because another stack (or an earlier stack of this name, not yet gone) holds them:
-    those are left alone, never fought over."""
-    desired, start_now = desired_children(stack, children, secrets, config_maps, plan)
+    those are left alone, never fought over; and the kinds it wants that are not served."""
+    rendered, start_now = desired_children(stack, children, secrets, config_maps, plan)
+    desired = [obj for obj in rendered if obj["kind"] not in unserved]
+    missing_kinds = sorted({obj["kind"] for obj in rendered if obj["kind"] in unserved})
     writes: list[Write] = []
     conflicts: list[tuple[str, str]] = []
     for obj in desired:
@@ -416,7 +425,7 @@ def child_writes(
         )
         if owner_write is not None:
             writes.append(owner_write)
-    return writes, conflicts
+    return writes, conflicts, missing_kinds
 
 
 def _other_controller(obj: Mapping[str, Any] | None, uid: str | None) -> str | None:

@@ -20,6 +20,9 @@ class ChildKind:
     prunable: bool = True
     # The spec is immutable: created when absent, never patched.
     create_only: bool = False
+    # Served only where its CRD is installed (found at start-up): a stack that wants one
+    # where it is not served says so in status and runs without it.
+    optional: bool = False
 
     @property
     def api_version(self) -> str:
@@ -44,6 +47,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
     ChildKind("Job", "batch", "v1", "jobs", create_only=True),
     ChildKind("CronJob", "batch", "v1", "cronjobs"),
     ChildKind("ConfigMap", "", "v1", "configmaps"),
+    ChildKind("PodMonitor", "monitoring.coreos.com", "v1", "podmonitors", optional=True),
     ChildKind(
         "PersistentVolumeClaim",
         "",
@@ -56,6 +60,7 @@ CHILD_KINDS: tuple[ChildKind, ...] = (
 BY_KIND = {child.kind: child for child in CHILD_KINDS}
 PRUNABLE = frozenset(child.kind for child in CHILD_KINDS if child.prunable)
 CREATE_ONLY = frozenset(child.kind for child in CHILD_KINDS if child.create_only)
+OPTIONAL = tuple(child for child in CHILD_KINDS if child.optional)
 
 # ConfigMaps the stacks refer to: watched and kept as keys and a content digest, not as
 # children. Secrets are never listed or watched (a listing carries every value): each one a

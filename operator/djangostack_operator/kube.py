@@ -20,6 +20,7 @@ from typing import Any
 
 from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from urllib3.exceptions import HTTPError
 
 from djangostack_operator import metrics
@@ -111,6 +112,14 @@ class Kube:
                     api_version=api_version, kind=kind
                 )
             return self._resources[key]
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """The API server serves `kind` (discovery: its CRD is installed)."""
+        try:
+            self._resource(api_version, kind)
+        except ResourceNotFoundError:
+            return False
+        return True
 
     # -- children -----------------------------------------------------------------------
 

@@ -37,7 +37,12 @@ from djangostack_operator.render.ingress import tls_secret_name
 from djangostack_operator.render.pod import Release
 from djangostack_operator.spec import DjangoStack
 from djangostack_operator.stackmetrics import StackSample
-from djangostack_operator.status import Observation, WriteFailure, compute_status
+from djangostack_operator.status import (
+    KIND_NOT_SERVED,
+    Observation,
+    WriteFailure,
+    compute_status,
+)
 from djangostack_operator.status_types import DjangoStackStatus, Reason
 from djangostack_operator.validation import InvalidStackError, parse_stack
 
@@ -136,6 +141,7 @@ def reconcile(
     recent: RecentWrites,
     read_secrets: SecretReader | None = None,
     policy: Policy = DEFAULT_POLICY,
+    unserved: frozenset[str] = frozenset(),
 ) -> Outcome:
     """`read_secrets` reads the stack's Secrets by name; without it they come from
     `observed` (for tests that hand in a complete slice)."""
@@ -165,7 +171,7 @@ def reconcile(
         _reconcile_valid(
             kube, stack, body, observed=observed, in_flight=in_flight,
             last_written=last_written, now=now, emit=emit, recent=recent, outcome=outcome,
-            policy=policy,
+            policy=policy, unserved=unserved,
         )  # fmt: skip
     except Exception as error:  # a bug of ours: a status and an Event, never only a log line
         log.exception("Reconcile of DjangoStack %s/%s raised", stack.namespace, stack.name)
@@ -191,6 +197,7 @@ def _reconcile_valid(
     recent: RecentWrites,
     outcome: Outcome,
     policy: Policy,
+    unserved: frozenset[str],
 ) -> None:
     stored = previous_status(body)
     # What we wrote last is newer than what the watch has shown us, when we have it.
@@ -198,6 +205,7 @@ def _reconcile_valid(
     decision = decide(
         stack, observed.children, observed.secrets, observed.config_maps, in_flight,
         recorded=_recorded_release(previous), taken=observed.taken, policy=policy, now=now,
+        unserved=unserved,
     )  # fmt: skip
     _execute(kube, stack.namespace, decision=decision, outcome=outcome, emit=emit, recent=recent)
     outcome.waits_for_secret = any(reason in WAITING_FOR_SECRET for reason, _ in decision.problems)
@@ -213,6 +221,7 @@ def _reconcile_valid(
         tls_secret_present=tls_secret in observed.secrets or tls_written,
         tls_not_after=None if tls_written else tls_info.not_after if tls_info else None,
         problems=decision.problems,
+        unserved=decision.unserved,
         backups=tuple(
             j for j in observed.children.get("Job", {}).values() if component(j) == BACKUP
         ),
@@ -360,6 +369,8 @@ def transition_events(previous: DjangoStackStatus | None, status: DjangoStackSta
             events.append(Event("Normal", "Ready", condition.message))
         elif condition.type == "Stalled" and condition.status == "True":
             events.append(Event("Warning", condition.reason, condition.message))
+        elif condition.type == "MonitoringReady" and condition.reason == KIND_NOT_SERVED:
+            events.append(Event("Warning", KIND_NOT_SERVED, condition.message))
         elif condition.type == "Migrated" and condition.reason in (
             "Succeeded",
             "Failed",

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic.alias_generators import to_camel
 
 from djangostack_operator import cron, quantity
+from djangostack_operator import vocabulary as keys
 from djangostack_operator.rules import Rule, RuledModel, RuleError, field_rule, field_rules
 
 GROUP = "djangostack.io"
@@ -344,7 +345,300 @@ class EnvFromSource(RuledApiModel):
 Command = Annotated[list[Annotated[str, StringConstraints(min_length=1)]], Field(min_length=1)]
 
 
+# ---- labels and placement -----------------------------------------------------------------
+
+# A label value: at most 63 letters, digits, -, _ or ., starting and ending alphanumerically.
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
+LabelKey = Annotated[str, StringConstraints(pattern=QUALIFIED_NAME, max_length=317)]
+LabelMap = dict[Annotated[str, StringConstraints(max_length=317)], LabelValue]
+LABEL_KEYS_RULE = (
+    f"self.all(k, k.matches(r'{QUALIFIED_NAME}'))",
+    "keys must be label names (an optional DNS prefix and /, then at most 63 letters,"
+    " digits, -, _ or .)",
+    lambda labels: all(re.match(QUALIFIED_NAME, key) for key in labels),
+)
+MatchLabels = Annotated[LabelMap, Field(max_length=32), *field_rules(LABEL_KEYS_RULE)]
+# The labels the operator sets on every pod: its selectors and its record of the release.
+OPERATOR_LABELS = (keys.NAME, keys.INSTANCE, keys.COMPONENT, keys.PART_OF, keys.MANAGED_BY,
+                   keys.VERSION)  # fmt: skip
+_OPERATOR_LABEL_LIST = ", ".join(f"'{key}'" for key in OPERATOR_LABELS)
+# Labels a user adds to pods: never one the operator selects on (a pod would leave its
+# Deployment) or one of its own.
+PodLabels = Annotated[
+    LabelMap,
+    Field(max_length=32),
+    *field_rules(
+        LABEL_KEYS_RULE,
+        (
+            f"self.all(k, !(k in [{_OPERATOR_LABEL_LIST}])"
+            f" && !k.startsWith('{RESERVED_ANNOTATION_PREFIX}'))",
+            f"keys must not be the operator's own labels ({', '.join(OPERATOR_LABELS)},"
+            f" {RESERVED_ANNOTATION_PREFIX}*)",
+            lambda labels: all(
+                key not in OPERATOR_LABELS and not key.startswith(RESERVED_ANNOTATION_PREFIX)
+                for key in labels
+            ),
+        ),
+    ),
+]
+
+
+class LabelSelectorRequirement(RuledApiModel):
+    key: LabelKey = Field(description="The label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
+        description="In, NotIn, Exists or DoesNotExist."
+    )
+    values: list[LabelValue] = Field(
+        default_factory=list, max_length=64, description="For In and NotIn: the values."
+    )
+
+    __rules__ = (
+        Rule(
+            cel="(self.operator in ['In', 'NotIn']) == (size(self.values) > 0)",
+            message="In and NotIn need values; Exists and DoesNotExist take none",
+            check=lambda m: (m.operator in ("In", "NotIn")) == bool(m.values),
+            field="values",
+        ),
+    )
+
+
+class LabelSelector(Model):
+    match_labels: MatchLabels = Field(
+        default_factory=dict, description="Labels the objects must carry."
+    )
+    match_expressions: list[LabelSelectorRequirement] = Field(
+        default_factory=list, max_length=16, description="Requirements the labels must meet."
+    )
+
+
+class Toleration(RuledApiModel):
+    key: LabelKey | None = Field(None, description="Taint key; unset with Exists: every taint.")
+    operator: Literal["Exists", "Equal"] = Field("Equal", description="Exists or Equal.")
+    value: LabelValue | None = Field(None, description="Taint value, for Equal.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        None, description="Taint effect to tolerate; unset: every effect."
+    )
+    toleration_seconds: int | None = Field(
+        None, ge=0, description="For NoExecute: how long the pod stays once the taint appears."
+    )
+
+    __rules__ = (
+        Rule(
+            cel="self.operator == 'Equal' || !has(self.value)",
+            message="Exists takes no value",
+            check=lambda m: m.operator == "Equal" or m.value is None,
+            field="value",
+        ),
+        Rule(
+            cel="has(self.key) || self.operator == 'Exists'",
+            message="a toleration without key needs operator Exists",
+            check=lambda m: m.key is not None or m.operator == "Exists",
+            field="operator",
+        ),
+        Rule(
+            cel="!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+            message="tolerationSeconds needs effect NoExecute",
+            check=lambda m: m.toleration_seconds is None or m.effect == "NoExecute",
+            field="tolerationSeconds",
+        ),
+    )
+
+
+def _integer_text(values: list[str]) -> bool:
+    return len(values) == 1 and re.fullmatch(r"-?[0-9]+", values[0]) is not None
+
+
+class NodeSelectorRequirement(RuledApiModel):
+    key: LabelKey = Field(description="The node label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] = Field(
+        description="In, NotIn, Exists, DoesNotExist, Gt or Lt."
+    )
+    values: list[LabelValue] = Field(
+        default_factory=list,
+        max_length=64,
+        description="For In and NotIn: the values; for Gt and Lt: one integer.",
+    )
+
+    __rules__ = (
+        Rule(
+            cel="(self.operator in ['Exists', 'DoesNotExist']) == (size(self.values) == 0)",
+            message="In, NotIn, Gt and Lt need values; Exists and DoesNotExist take none",
+            check=lambda m: (m.operator in ("Exists", "DoesNotExist")) == (not m.values),
+            field="values",
+        ),
+        Rule(
+            cel="!(self.operator in ['Gt', 'Lt'])"
+            " || (size(self.values) == 1 && self.values[0].matches('^-?[0-9]+$'))",
+            message="Gt and Lt take exactly one integer value",
+            check=lambda m: m.operator not in ("Gt", "Lt") or _integer_text(m.values),
+            field="values",
+        ),
+    )
+
+
+class NodeSelectorTerm(Model):
+    match_expressions: list[NodeSelectorRequirement] = Field(
+        default_factory=list, max_length=16, description="Requirements on the node's labels."
+    )
+
+
+class NodeSelector(Model):
+    node_selector_terms: list[NodeSelectorTerm] = Field(
+        min_length=1, max_length=8, description="Terms, any of which a node must meet."
+    )
+
+
+class PreferredSchedulingTerm(Model):
+    weight: int = Field(ge=1, le=100, description="Weight, 1 to 100.")
+    preference: NodeSelectorTerm = Field(description="The nodes preferred.")
+
+
+class NodeAffinity(Model):
+    required_during_scheduling_ignored_during_execution: NodeSelector | None = Field(
+        None, description="Nodes the pod may run on."
+    )
+    preferred_during_scheduling_ignored_during_execution: list[PreferredSchedulingTerm] = Field(
+        default_factory=list, max_length=8, description="Nodes the pod prefers."
+    )
+
+
+class PodAffinityTerm(Model):
+    """Pods of the stack's namespace, by label, and the domain to share or avoid with them."""
+
+    label_selector: LabelSelector = Field(description="The pods, by label.")
+    topology_key: LabelKey = Field(
+        description="Node label that defines a domain, e.g. kubernetes.io/hostname."
+    )
+
+
+class WeightedPodAffinityTerm(Model):
+    weight: int = Field(ge=1, le=100, description="Weight, 1 to 100.")
+    pod_affinity_term: PodAffinityTerm = Field(description="The term.")
+
+
+class PodAffinity(Model):
+    required_during_scheduling_ignored_during_execution: list[PodAffinityTerm] = Field(
+        default_factory=list, max_length=8, description="Terms the pod must meet."
+    )
+    preferred_during_scheduling_ignored_during_execution: list[WeightedPodAffinityTerm] = Field(
+        default_factory=list, max_length=8, description="Terms the pod prefers to meet."
+    )
+
+
+class Affinity(Model):
+    node_affinity: NodeAffinity | None = Field(None, description="Which nodes.")
+    pod_affinity: PodAffinity | None = Field(None, description="Near which pods.")
+    pod_anti_affinity: PodAffinity | None = Field(None, description="Away from which pods.")
+
+
+class TopologySpreadConstraint(RuledApiModel):
+    max_skew: int = Field(ge=1, description="Most the pod count may differ between domains.")
+    topology_key: LabelKey = Field(
+        description="Node label that defines a domain, e.g. topology.kubernetes.io/zone."
+    )
+    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = Field(
+        description="DoNotSchedule or ScheduleAnyway."
+    )
+    label_selector: LabelSelector | None = Field(
+        None, description="The pods counted; unset: the pods of this tier (or pool)."
+    )
+    min_domains: int | None = Field(
+        None, ge=1, description="For DoNotSchedule: the fewest domains to spread over."
+    )
+    match_label_keys: list[LabelKey] = Field(
+        default_factory=list,
+        max_length=8,
+        description="Labels whose value the counted pods share with the incoming pod.",
+    )
+    node_affinity_policy: Literal["Honor", "Ignore"] | None = Field(
+        None, description="Whether the pod's node affinity limits the domains."
+    )
+    node_taints_policy: Literal["Honor", "Ignore"] | None = Field(
+        None, description="Whether tainted nodes count as domains."
+    )
+
+    __rules__ = (
+        Rule(
+            cel="!has(self.minDomains) || self.whenUnsatisfiable == 'DoNotSchedule'",
+            message="minDomains needs whenUnsatisfiable DoNotSchedule",
+            check=lambda m: m.min_domains is None or m.when_unsatisfiable == "DoNotSchedule",
+            field="minDomains",
+        ),
+    )
+
+
+PriorityClassName = Annotated[str, StringConstraints(pattern=DNS_NAME, max_length=253)]
+
+
+class Placement(Model):
+    """Where a tier's pods run and who they are; every field is optional.
+
+    Set under `spec.placement` it applies to every pod of the stack; set on a tier it
+    overrides those defaults field by field (labels and annotations merge, the tier's winning).
+    """
+
+    node_selector: MatchLabels | None = Field(None, description="Node labels the pods need.")
+    tolerations: list[Toleration] | None = Field(
+        None, max_length=32, description="Taints the pods tolerate."
+    )
+    affinity: Affinity | None = Field(None, description="Node affinity and pod (anti-)affinity.")
+    topology_spread_constraints: list[TopologySpreadConstraint] | None = Field(
+        None,
+        max_length=8,
+        description="How the pods spread over zones or nodes (replaces the operator's own"
+        " spread of web and worker pods over nodes).",
+    )
+    priority_class_name: PriorityClassName | None = Field(
+        None, description="PriorityClass of the pods."
+    )
+    service_account_name: DnsName | None = Field(
+        None,
+        description="ServiceAccount the pods run as (e.g. for workload identity); its API token"
+        " is still not mounted.",
+    )
+    pod_labels: PodLabels | None = Field(None, description="Extra labels on the pods.")
+    pod_annotations: Annotations | None = Field(None, description="Extra annotations on the pods.")
+
+    def over(self, defaults: Placement) -> Placement:
+        """This placement on top of `defaults`: a field set here wins, maps merge."""
+        merged = {
+            name: getattr(self, name)
+            if getattr(self, name) is not None
+            else getattr(defaults, name)
+            for name in type(self).model_fields
+        }
+        for name in ("pod_labels", "pod_annotations"):
+            mine, theirs = getattr(self, name), getattr(defaults, name)
+            if mine is not None and theirs is not None:
+                merged[name] = {**theirs, **mine}
+        return Placement.model_construct(**merged)
+
+
+def _placement(tier: str) -> Any:
+    return Field(
+        default_factory=Placement,
+        description=f"Placement of {tier}, over spec.placement.",
+    )
+
+
 # ---- web, workers, beat ----------------------------------------------------------------------
+
+
+def _ordered(first: str, second: str, operator: Literal["<", "<="], words: str) -> Rule:
+    """A rule that field `first` stays below (`<`) or at most (`<=`) field `second`."""
+    wire_first, wire_second = to_camel(first), to_camel(second)
+
+    def check(model: Any) -> bool:
+        low, high = getattr(model, first), getattr(model, second)
+        return bool(low < high if operator == "<" else low <= high)
+
+    return Rule(
+        cel=f"self.{wire_first} {operator} self.{wire_second}",
+        message=f"{wire_first} {words} {wire_second}",
+        check=check,
+        field=wire_first,
+    )
 
 
 class Autoscaling(RuledApiModel):
@@ -354,14 +648,7 @@ class Autoscaling(RuledApiModel):
         75, ge=1, le=100, description="Average CPU utilisation (percent of requests) to aim for."
     )
 
-    __rules__ = (
-        Rule(
-            cel="self.minReplicas <= self.maxReplicas",
-            message="minReplicas must be <= maxReplicas",
-            check=lambda m: m.min_replicas <= m.max_replicas,
-            field="minReplicas",
-        ),
-    )
+    __rules__ = (_ordered("min_replicas", "max_replicas", "<=", "must be <="),)
 
 
 class DisruptionBudget(Model):
@@ -410,6 +697,7 @@ class WebSpec(RuledApiModel):
     pdb: DisruptionBudget = Field(
         default_factory=DisruptionBudget, description="PodDisruptionBudget of the web tier."
     )
+    placement: Placement = _placement("the web pods")
 
     __rules__ = (
         Rule(
@@ -425,6 +713,36 @@ class WebSpec(RuledApiModel):
             field="autoscaling",
         ),
     )
+
+
+class WorkerDisruptionBudget(Model):
+    enabled: bool = Field(
+        False,
+        description="Create a PodDisruptionBudget for the pool. It is only created while the"
+        " pool has at least 2 replicas, so that it never blocks node drains.",
+    )
+    max_unavailable: int = Field(
+        1, ge=1, le=1000, description="Worker pods a drain may take down at once."
+    )
+
+
+class WorkerLiveness(RuledApiModel):
+    """`celery inspect ping` of the pod's own worker: its main process answers control
+    messages even while every pool process is busy, so only a hung worker fails."""
+
+    enabled: bool = Field(
+        True,
+        description="Restart a worker that stops answering a Celery ping (it goes through the"
+        " broker: a broker outage longer than periodSeconds x failureThreshold restarts the"
+        " workers too).",
+    )
+    period_seconds: int = Field(60, ge=10, le=3600, description="Seconds between pings.")
+    timeout_seconds: int = Field(20, ge=5, le=300, description="Seconds a ping may take.")
+    failure_threshold: int = Field(
+        3, ge=1, le=20, description="Failed pings in a row before the container restarts."
+    )
+
+    __rules__ = (_ordered("timeout_seconds", "period_seconds", "<", "must be less than"),)
 
 
 class WorkerPool(Model):
@@ -447,6 +765,14 @@ class WorkerPool(Model):
         default_factory=lambda: resources("100m", "256Mi", "512Mi"),
         description="Resources of each worker container.",
     )
+    pdb: WorkerDisruptionBudget = Field(
+        default_factory=WorkerDisruptionBudget,
+        description="PodDisruptionBudget of the pool.",
+    )
+    liveness: WorkerLiveness = Field(
+        default_factory=WorkerLiveness, description="Liveness probe of the workers."
+    )
+    placement: Placement = _placement("the pool's pods")
 
 
 class BeatSpec(Model):
@@ -460,6 +786,7 @@ class BeatSpec(Model):
         default_factory=lambda: resources("50m", "128Mi", "256Mi"),
         description="Resources of the beat container.",
     )
+    placement: Placement = _placement("the beat pod")
 
 
 # ---- data services -------------------------------------------------------------------------
@@ -506,6 +833,7 @@ class ManagedDatabase(RuledApiModel):
         default_factory=lambda: resources("100m", "256Mi", "1Gi"),
         description="Resources of the PostgreSQL container.",
     )
+    placement: Placement = _placement("the PostgreSQL pod")
 
     __rules__ = (
         Rule(
@@ -579,6 +907,7 @@ class ManagedRedis(RuledApiModel):
         default_factory=lambda: resources("50m", "64Mi", "256Mi"),
         description="Resources of the Redis container.",
     )
+    placement: Placement = _placement("the Redis pod")
 
     __rules__ = (
         Rule(
@@ -618,6 +947,7 @@ class MigrationsSpec(Model):
         600, ge=30, le=86400, description="A migration running longer than this has failed."
     )
     backup_before: bool = Field(False, description="Take a database backup before each migration.")
+    placement: Placement = _placement("the migrations Job's pod")
 
 
 class IssuerRef(Model):
@@ -717,49 +1047,6 @@ class IngressSpec(Model):
 
 # ---- network policies ---------------------------------------------------------------------
 
-# A label value: at most 63 letters, digits, -, _ or ., starting and ending alphanumerically.
-LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
-LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
-LabelKey = Annotated[str, StringConstraints(pattern=QUALIFIED_NAME, max_length=317)]
-MatchLabels = Annotated[
-    dict[Annotated[str, StringConstraints(max_length=317)], LabelValue],
-    Field(max_length=32),
-    *field_rule(
-        f"self.all(k, k.matches(r'{QUALIFIED_NAME}'))",
-        "keys must be label names (an optional DNS prefix and /, then at most 63 letters,"
-        " digits, -, _ or .)",
-        lambda labels: all(re.match(QUALIFIED_NAME, key) for key in labels),
-    ),
-]
-
-
-class LabelSelectorRequirement(RuledApiModel):
-    key: LabelKey = Field(description="The label key.")
-    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
-        description="In, NotIn, Exists or DoesNotExist."
-    )
-    values: list[LabelValue] = Field(
-        default_factory=list, max_length=64, description="For In and NotIn: the values."
-    )
-
-    __rules__ = (
-        Rule(
-            cel="(self.operator in ['In', 'NotIn']) == (size(self.values) > 0)",
-            message="In and NotIn need values; Exists and DoesNotExist take none",
-            check=lambda m: (m.operator in ("In", "NotIn")) == bool(m.values),
-            field="values",
-        ),
-    )
-
-
-class LabelSelector(Model):
-    match_labels: MatchLabels = Field(
-        default_factory=dict, description="Labels the objects must carry."
-    )
-    match_expressions: list[LabelSelectorRequirement] = Field(
-        default_factory=list, max_length=16, description="Requirements the labels must meet."
-    )
-
 
 class NetworkPeer(RuledApiModel):
     """Pods, by their namespace's labels and their own (both: pods of those namespaces)."""
@@ -844,6 +1131,7 @@ class BackupSpec(RuledApiModel):
         description="Image with pg_dump; default: the managed database image, else "
         + DEFAULT_POSTGRES_IMAGE,
     )
+    placement: Placement = _placement("the backup and restore Jobs' pods")
 
     __rules__ = (
         Rule(
@@ -854,6 +1142,23 @@ class BackupSpec(RuledApiModel):
             transition=True,
         ),
         STORAGE_CLASS_IMMUTABLE,
+    )
+
+
+class MonitoringSpec(Model):
+    pod_monitor: bool = Field(
+        False,
+        description="Render a PodMonitor (prometheus-operator's monitoring.coreos.com/v1) that"
+        " scrapes /metrics of every web pod on web.metricsPort. Needs that CRD in the cluster"
+        " when the operator starts; without it the stack reports MonitoringReady False.",
+    )
+    interval: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,4}(s|m)$")] = Field(
+        "30s", description="Scrape interval, e.g. 30s or 1m."
+    )
+    labels: MatchLabels = Field(
+        default_factory=dict,
+        description="Labels on the PodMonitor: what the Prometheus' podMonitorSelector looks"
+        " for (kube-prometheus-stack's default: release: <its release name>).",
     )
 
 
@@ -894,6 +1199,11 @@ class DjangoStackSpec(RuledApiModel):
         description="Extra annotations on every app pod (web, workers, beat, Jobs), e.g. for a"
         " service mesh or a log shipper.",
     )
+    placement: Placement = Field(
+        default_factory=Placement,
+        description="Placement defaults for every pod of the stack (app tiers, data services,"
+        " Jobs); each tier's placement overrides them field by field.",
+    )
     secret_key_ref: SecretKeySelector | None = Field(
         None,
         description="DJANGO_SECRET_KEY from your Secret. Unset: the operator generates one once"
@@ -932,6 +1242,9 @@ class DjangoStackSpec(RuledApiModel):
         default_factory=NetworkPolicySpec,
         description="NetworkPolicies derived from the stack's topology (on by default).",
     )
+    monitoring: MonitoringSpec = Field(
+        default_factory=MonitoringSpec, description="Scraping the app's metrics with Prometheus."
+    )
     deletion_policy: Literal["Retain", "Delete"] = Field(
         "Retain",
         description="Retain: database, Redis and backup volumes outlive the stack and are reused"
@@ -952,6 +1265,10 @@ class DjangoStackSpec(RuledApiModel):
             field="database.restoreFrom",
         ),
     )
+
+    def placement_of(self, tier: Placement) -> Placement:
+        """A tier's placement over the stack-wide defaults."""
+        return tier.over(self.placement)
 
     @property
     def release_hash(self) -> str:
@@ -1040,6 +1357,9 @@ class StackNames:
 
     def migrations_job(self, release_hash: str) -> str:
         return f"{self.stack}-migrate-{release_hash}"
+
+    def manage_job(self, request: str) -> str:
+        return f"{self.stack}-manage-{_short_hash(request)}"
 
 
 class DjangoStack(Model):

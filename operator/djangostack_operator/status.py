@@ -15,6 +15,7 @@ from typing import Any, cast
 from djangostack_operator import certificates
 from djangostack_operator.release import ReleasePlan, job_failure, job_state
 from djangostack_operator.render.django import web_min_replicas
+from djangostack_operator.render.monitoring import POD_MONITOR_API_VERSION
 from djangostack_operator.spec import DjangoStack
 from djangostack_operator.status_types import (
     Components,
@@ -82,6 +83,8 @@ class Observation:
     backups: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     # Writes of this reconcile that failed.
     failures: tuple[WriteFailure, ...] = ()
+    # Kinds the stack wants that the cluster does not serve (its CRD is not installed).
+    unserved: tuple[str, ...] = ()
 
 
 def _finished_at(job: dict[str, Any]) -> str:
@@ -136,6 +139,27 @@ def _template_image(obj: dict[str, Any]) -> str | None:
     """The first container's image ("" when it has none); None when there is no container."""
     containers = obj.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
     return str(containers[0].get("image") or "") if containers else None
+
+
+# A tier whose controller cannot create its pods: a missing PriorityClass or ServiceAccount,
+# a quota, an admission policy. The Deployment's ReplicaFailure condition says which.
+FAILED_CREATE = "FailedCreate"
+
+
+def creation_failure(obj: dict[str, Any] | None) -> str | None:
+    """Why the workload's controller cannot create pods, as its status says; None if it can."""
+    for condition in (obj or {}).get("status", {}).get("conditions") or []:
+        if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
+            return str(condition.get("message") or condition.get("reason") or "unknown")
+    return None
+
+
+def _progress(obj: dict[str, Any] | None, message: str) -> tuple[str, str]:
+    """Reason and message of a tier that is not available yet."""
+    failure = creation_failure(obj)
+    if failure is None:
+        return "Progressing", message
+    return FAILED_CREATE, f"{message}; cannot create pods: {failure}"
 
 
 def rolled_out(obj: dict[str, Any] | None, image: str | None, minimum: int = 0) -> bool:
@@ -234,26 +258,29 @@ def compute_status(
             "WebAvailable", "True", "Available", f"{web_replicas.ready} ready, {serving_image}"
         )
     else:
-        web_ok = conditions.set(
-            "WebAvailable",
-            "False",
-            "Progressing",
-            f"Deployment {names.web}: {web_replicas.ready}/{web_replicas.desired} ready",
-        )
+        message = f"Deployment {names.web}: {web_replicas.ready}/{web_replicas.desired} ready"
+        web_ok = conditions.set("WebAvailable", "False", *_progress(web, message))
 
     pools: dict[str, Replicas] = {}
     lagging: list[str] = []
+    failing: list[str] = []
     for pool in spec.workers:
         deployment = _child(children, "Deployment", names.worker(pool.name))
         pools[pool.name] = workload_replicas(deployment)
         minimum = pool.replicas if not plan.hold else 0
         if serving_image is None or not rolled_out(deployment, serving_image, minimum):
             lagging.append(pool.name)
+            failure = creation_failure(deployment)
+            if failure is not None:
+                failing.append(f"pool {pool.name} cannot create pods: {failure}")
     if not spec.workers:
         workers_ok = conditions.set("WorkersAvailable", "True", "NoWorkers", "no worker pools")
     elif lagging:
         workers_ok = conditions.set(
-            "WorkersAvailable", "False", "Progressing", f"pools not ready: {', '.join(lagging)}"
+            "WorkersAvailable",
+            "False",
+            FAILED_CREATE if failing else "Progressing",
+            "; ".join([f"pools not ready: {', '.join(lagging)}", *failing]),
         )
     else:
         workers_ok = conditions.set(
@@ -267,7 +294,7 @@ def compute_status(
     elif serving_image is not None and rolled_out(beat, serving_image, 0 if plan.hold else 1):
         beat_ok = conditions.set("BeatAvailable", "True", "Available", "one scheduler running")
     else:
-        beat_ok = conditions.set("BeatAvailable", "False", "Progressing", "beat is not ready")
+        beat_ok = conditions.set("BeatAvailable", "False", *_progress(beat, "beat is not ready"))
 
     ingress = spec.ingress
     if ingress is None or not ingress.tls.enabled:
@@ -278,6 +305,8 @@ def compute_status(
         tls_ok = conditions.set(
             "TLSReady", "False", "WaitingForCertificate", "the TLS Secret does not exist yet"
         )
+
+    _monitoring_condition(conditions, stack, children, observation.unserved)
 
     last_backup, backup_failure = backup_outcome(observation.backups)
     last_backup = last_backup or (previous.last_backup if previous else None)
@@ -356,6 +385,37 @@ def compute_status(
             database=database_replicas,
             redis=redis_replicas,
         ),
+    )
+
+
+# The CRD of a kind the stack wants is not installed: the stack runs without that child.
+KIND_NOT_SERVED = "KindNotServed"
+
+
+def _monitoring_condition(
+    conditions: _Conditions, stack: DjangoStack, children: Children, unserved: tuple[str, ...]
+) -> Condition:
+    """MonitoringReady: whether what spec.monitoring asks for exists. It does not gate Ready:
+    the app serves whether or not Prometheus scrapes it."""
+    if not stack.spec.monitoring.pod_monitor:
+        return conditions.set("MonitoringReady", "True", "Disabled", "no PodMonitor asked for")
+    if "PodMonitor" in unserved:
+        return conditions.set(
+            "MonitoringReady",
+            "False",
+            KIND_NOT_SERVED,
+            f"PodMonitor ({POD_MONITOR_API_VERSION}) is not served by this cluster: install"
+            " prometheus-operator's CRDs, then restart the operator",
+        )
+    if _child(children, "PodMonitor", stack.names.web) is None:
+        return conditions.set(
+            "MonitoringReady",
+            "False",
+            "Progressing",
+            f"PodMonitor {stack.names.web} is not there yet",
+        )
+    return conditions.set(
+        "MonitoringReady", "True", "Available", f"PodMonitor {stack.names.web} scrapes web"
     )
 
 

@@ -13,6 +13,8 @@ VERSION = "app.kubernetes.io/version"
 
 # The value of MANAGED_BY on every child, and the operator's name in Events.
 OPERATOR = "djangostack-operator"
+# The value of MANAGED_BY on the Jobs `kubectl djangostack` starts (not the operator's).
+PLUGIN = "kubectl-djangostack"
 # Server-side selector of everything the operator manages.
 MANAGED_SELECTOR = f"{MANAGED_BY}={OPERATOR}"
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+
+from djangostack_operator.render import RenderContext, django
 from tests.app.conftest import Users, Web
+from tests.app.processes import APP_DIR, AppProcesses
+from tests.factories import make_stack
 from tests.kube_helpers import wait_for
 
 
@@ -45,3 +52,30 @@ def test_beat_heartbeat_advances(web: Web, worker: None, beat: None) -> None:
     )
     assert str(later["lastRun"]) > str(first["lastRun"])
     assert later["ageSeconds"] is not None
+
+
+def test_worker_liveness_probe_fails_only_for_a_hung_worker(
+    app: AppProcesses, worker: None
+) -> None:
+    """The probe command exactly as the operator renders it for the fixture's pool (default,
+    node default@<hostname>), run with the worker's environment as the kubelet would."""
+    [deployment] = django.worker_deployments(make_stack(), RenderContext())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    command = container["livenessProbe"]["exec"]["command"]
+
+    def probe() -> int:
+        return subprocess.run(
+            command, cwd=APP_DIR, env=app.env, capture_output=True, timeout=60, check=False
+        ).returncode
+
+    wait_for("the worker to answer its liveness ping", lambda: probe() == 0, timeout=90)
+    pid = app.table.alive_pid("worker")
+    assert pid is not None
+    # A hung main process (stopped: it reads no control message) fails the probe...
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        assert probe() == 1
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # ...and the same worker passes again once it answers.
+    wait_for("the worker to answer again", lambda: probe() == 0, timeout=60)

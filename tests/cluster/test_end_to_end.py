@@ -14,10 +14,12 @@ from __future__ import annotations
 import base64
 import datetime
 import gzip
+import os
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -430,6 +432,69 @@ def test_backups_on_real_pods_and_a_restore_through_the_ingress(e2e: EndToEnd) -
     (restore,) = e2e.stacks.jobs(NAMES.restore_job(scheduled))
     assert restore.status.succeeded == 1
     assert titles(e2e) == expected
+
+
+def plugin(e2e: EndToEnd, *args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+    """`kubectl djangostack ...` as a user runs it: kubectl finds the package's
+    kubectl-djangostack on the PATH (the virtualenv's bin, where pip installs it)."""
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(e2e.cluster.kubeconfig),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    return subprocess.run(
+        [str(e2e.cluster.tools.kubectl), "djangostack", *args, "-n", e2e.namespace],
+        capture_output=True, text=True, check=False, timeout=timeout, env=env,
+    )  # fmt: skip
+
+
+def test_the_kubectl_plugin_on_day_two(e2e: EndToEnd) -> None:
+    status = plugin(e2e, "status", NAME)
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0] == f"{NAME} in {e2e.namespace}: Ready"
+    assert any(line.startswith("Serving:") and NEXT_IMAGE in line for line in lines)
+    web_row = next(line for line in lines if line.startswith("web "))
+    assert web_row.count("(Running)") == len(e2e.pods("web"))
+    # The worker's liveness probe (a Celery ping of its own node) has been passing in the real
+    # container all along: no restart (status prints restarts when there are any).
+    worker_row = next(line for line in lines if line.startswith("worker/default "))
+    assert "(Running)" in worker_row and "restarts" not in worker_row, worker_row
+    [worker] = e2e.pods("worker")
+    assert worker.spec.containers[0].liveness_probe._exec.command[:2] == ["python", "-c"]
+
+    releases = plugin(e2e, "releases", NAME)
+    assert releases.returncode == 0, releases.stderr
+    rollouts = releases.stdout.split("\n\n")[0].splitlines()[1:]
+    assert NEXT_IMAGE in rollouts[0] and rollouts[0].endswith("serving")
+    assert any(FIRST_IMAGE in row for row in rollouts[1:])
+
+    backup = plugin(e2e, "backup", NAME)
+    assert backup.returncode == 0, backup.stderr
+    file_name, size = backup.stdout.split()[0], backup.stdout.split()[1].strip("(")
+    assert file_name in backup_files(e2e)
+    assert int(size) == backup_files(e2e)[file_name].stat().st_size
+
+    listed = plugin(e2e, "manage", NAME, "--", "showmigrations", "items")
+    assert listed.returncode == 0, listed.stderr
+    assert "[X] 0001_initial" in listed.stdout
+    unknown = plugin(e2e, "manage", NAME, "--", "no_such_command")
+    assert unknown.returncode == 1
+    assert "Unknown command: 'no_such_command'" in unknown.stdout + unknown.stderr
+
+    for tier, expected in (("web", f"==> {NAMES.web}-"), ("worker", "default@")):
+        logs = plugin(e2e, "logs", NAME, "--tier", tier, "--tail", "2000")
+        assert logs.returncode == 0, logs.stderr
+        assert expected in logs.stdout, (tier, logs.stdout[-2000:])
+
+    # A restore through the plugin brings back what the backup held, and only that.
+    assert e2e.api.request("POST", "/api/items/", {"title": "after the backup"}).status == 201
+    before = titles(e2e) - {"after the backup"}
+    restored = plugin(e2e, "restore", NAME, file_name, timeout=600)
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stdout.startswith(f"restored {file_name}; {NAME} is Ready on {NEXT_IMAGE}")
+    e2e.wait_serving(NEXT_IMAGE)
+    assert titles(e2e) == before
 
 
 def test_a_changed_configmap_rolls_the_pods_for_real(e2e: EndToEnd) -> None:

@@ -1,6 +1,8 @@
 """Monitoring a platform team can switch on: the chart's alerting rules, judged by
-Prometheus' own `promtool test rules` (tests/monitoring/alerts.test.yaml), and its Grafana
-dashboard, whose every query reads metrics the operator exports."""
+Prometheus' own `promtool test rules` (tests/monitoring/alerts.test.yaml); its Grafana
+dashboard, whose every query reads metrics the operator exports; and the app's PodMonitor,
+made by the operator against prometheus-operator's real CRD, and reported where it is
+missing."""
 
 from __future__ import annotations
 
@@ -8,17 +10,21 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from kubernetes import client
 from prometheus_client import REGISTRY
 
 from djangostack_devcluster import tools
 from djangostack_devcluster.cluster import LocalCluster
 from djangostack_operator import metrics  # noqa: F401 - registers the operator's metrics
 from tests.factories import REPO
+from tests.kube_helpers import wait_for, wait_gone
+from tests.stacks import Stacks
 
 pytestmark = pytest.mark.cluster
 
@@ -103,3 +109,82 @@ def test_the_dashboard_reads_only_metrics_the_operator_exports(local_cluster: Lo
     assert used <= exported_metric_names(), used - exported_metric_names()
     assert {"djangostack_stack_ready", "djangostack_stack_phase",
             "djangostack_stack_last_backup_timestamp_seconds"} <= used  # fmt: skip
+
+
+@pytest.fixture
+def pod_monitor_crd(api_client: client.ApiClient) -> Iterator[str]:
+    """prometheus-operator's PodMonitor CRD (tools.ensure_monitoring_crds), installed for the
+    test and removed afterwards, so that other tests meet a cluster without it."""
+    extensions = client.ApiextensionsV1Api(api_client)
+    (path,) = [p for p in tools.ensure_monitoring_crds() if "podmonitors" in p.name]
+    crd = yaml.safe_load(path.read_text())
+    name = crd["metadata"]["name"]
+    extensions.create_custom_resource_definition(crd)
+    try:
+
+        def established() -> bool:
+            status = extensions.read_custom_resource_definition(name).status
+            return any(
+                c.type == "Established" and c.status == "True" for c in status.conditions or []
+            )
+
+        wait_for(f"CRD {name} to be established", established)
+        yield name
+    finally:
+        extensions.delete_custom_resource_definition(name)
+        wait_gone(f"CRD {name}", lambda: extensions.read_custom_resource_definition(name))
+
+
+def pod_monitors(api_client: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
+    listing = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
+        "monitoring.coreos.com", "v1", namespace, "podmonitors"
+    )
+    return list(listing["items"])
+
+
+def test_a_pod_monitor_where_its_crd_is_missing_is_reported_not_fatal(
+    api_client: client.ApiClient, solo_namespace: str, solo_operator: Any
+) -> None:
+    extensions = client.ApiextensionsV1Api(api_client)
+    names = [crd.metadata.name for crd in extensions.list_custom_resource_definition().items]
+    assert "podmonitors.monitoring.coreos.com" not in names
+    solo_operator()
+    stacks = Stacks(api_client, solo_namespace)
+    stacks.create(monitoring={"podMonitor": True})
+    condition = stacks.wait_condition("MonitoringReady", "False")
+    assert condition["reason"] == "KindNotServed"
+    assert "install prometheus-operator's CRDs" in condition["message"]
+    # The rest of the stack is made regardless, and it becomes Ready.
+    stacks.wait_ready()
+    assert stacks.condition("MonitoringReady")["reason"] == "KindNotServed"
+    events = stacks.core.list_namespaced_event(
+        solo_namespace, field_selector="involvedObject.kind=DjangoStack"
+    ).items
+    assert [e.type for e in events if e.reason == "KindNotServed"] == ["Warning"]
+
+
+def test_the_pod_monitor_follows_the_spec_where_its_crd_is_installed(
+    api_client: client.ApiClient, pod_monitor_crd: str, solo_namespace: str, solo_operator: Any
+) -> None:
+    solo_operator()
+    stacks = Stacks(api_client, solo_namespace)
+    stacks.create(monitoring={"podMonitor": True, "interval": "15s",
+                              "labels": {"release": "kube-prometheus-stack"}})  # fmt: skip
+    stacks.wait_condition("MonitoringReady", "True")
+    (monitor,) = pod_monitors(api_client, solo_namespace)
+    assert monitor["metadata"]["name"] == "shop-web"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert (endpoint["port"], endpoint["path"], endpoint["interval"]) == (
+        "metrics",
+        "/metrics",
+        "15s",
+    )
+    web = stacks.apps.read_namespaced_deployment("shop-web", solo_namespace)
+    template_labels = web.spec.template.metadata.labels
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= template_labels.items()
+    assert "metrics" in {p.name for p in web.spec.template.spec.containers[0].ports}
+
+    stacks.patch_spec({"monitoring": {"podMonitor": False}})
+    wait_for("the PodMonitor to be pruned", lambda: not pod_monitors(api_client, solo_namespace))
+    assert stacks.wait_condition("MonitoringReady", "True")["reason"] == "Disabled"

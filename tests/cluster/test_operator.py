@@ -291,6 +291,37 @@ def test_removed_worker_pool_is_pruned(stacks: Stacks) -> None:
     stacks.wait_ready()
 
 
+def test_pods_the_cluster_refuses_are_reported_with_its_reason_and_placement_reaches_them(
+    stacks: Stacks,
+) -> None:
+    """The stack-wide placement reaches every pod; a PriorityClass that does not exist stops
+    the web pods from being created, and the stack says so with the API's own words."""
+    stacks.create(
+        placement={"podLabels": {"team": "shop"},
+                   "tolerations": [{"key": "dedicated", "operator": "Exists"}]},
+        web={"placement": {"priorityClassName": "no-such-class"}},
+    )  # fmt: skip
+    condition = stacks.wait_condition("WebAvailable", "False", timeout=120)
+    reached = wait_for(
+        "WebAvailable to name the refusal",
+        lambda: (found := stacks.condition("WebAvailable"))["reason"] == "FailedCreate" and found,
+        timeout=120,
+    )
+    assert "no PriorityClass with name no-such-class" in reached["message"], condition
+    for name in ("shop-worker-default", "shop-beat"):
+        pods = stacks.core.list_namespaced_pod(
+            stacks.namespace, label_selector="app.kubernetes.io/instance=shop,team=shop"
+        ).items
+        assert any(p.metadata.name.startswith(name) for p in pods), name
+    postgres = stacks.apps.read_namespaced_stateful_set("shop-postgres", stacks.namespace)
+    [toleration] = postgres.spec.template.spec.tolerations
+    assert (toleration.key, toleration.operator) == ("dedicated", "Exists")
+
+    stacks.patch_spec({"web": {"placement": None}})
+    stacks.wait_ready(timeout=120)
+    assert stacks.condition("WebAvailable")["reason"] == "Available"
+
+
 def test_invalid_update_is_refused_and_the_running_stack_is_untouched(stacks: Stacks) -> None:
     stacks.create()
     ready = stacks.wait_ready()

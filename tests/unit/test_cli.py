@@ -37,6 +37,7 @@ def test_render_production_sample_prints_every_object_kind() -> None:
         "ConfigMap",
         "PersistentVolumeClaim",
         "CronJob",
+        "PodMonitor",
     }
     assert all(d["metadata"]["namespace"] == "shop-production" for d in documents)
 

@@ -40,6 +40,7 @@ def test_minimal_stack_renders_every_tier_in_apply_order() -> None:
                 "worker",
                 "beat",
                 "migrations",
+                "manage",
                 "backup",
                 "restore",
                 "postgres",

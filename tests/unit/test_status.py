@@ -225,3 +225,24 @@ def test_last_backup_and_backup_condition_follow_the_jobs() -> None:
     assert status.last_backup is not None and status.last_backup.name == "shop-backup-2"
     # A failed backup is reported, but the app still serves: it does not make it unready.
     assert status.phase == "Ready"
+
+
+def test_pods_the_controller_cannot_create_are_named_with_the_apis_reason() -> None:
+    stack = make_stack(workers=[{"name": "default"}, {"name": "mail"}])
+    children = observed(stack, ready=False)
+    refusal = 'pods "shop-web-5d9c" is forbidden: no PriorityClass with name shop-high was found'
+    failure = {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+               "message": refusal}  # fmt: skip
+    for name in ("shop-web", "shop-worker-mail", "shop-beat"):
+        children["Deployment"][name]["status"]["conditions"] = [failure]
+    status = compute_status(stack, Observation(children, released(stack), True), None, NOW)
+    by_type = {c.type: c for c in status.conditions}
+    for kind in ("WebAvailable", "WorkersAvailable", "BeatAvailable"):
+        assert (by_type[kind].status, by_type[kind].reason) == ("False", "FailedCreate"), kind
+        assert refusal in by_type[kind].message, kind
+    assert "pool mail cannot create pods" in by_type["WorkersAvailable"].message
+    assert "pool default" not in by_type["WorkersAvailable"].message
+    # Once the controller can create them again, the reason is progress again.
+    children["Deployment"]["shop-web"]["status"]["conditions"] = [{**failure, "status": "False"}]
+    status = compute_status(stack, Observation(children, released(stack), True), None, NOW)
+    assert conditions(status)["WebAvailable"] == ("False", "Progressing")

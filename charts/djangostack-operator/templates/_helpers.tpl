@@ -69,6 +69,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - apiGroups: [batch]
   resources: [jobs, cronjobs]
   verbs: [get, list, watch, create, patch, delete]
+# Only used where prometheus-operator's CRDs are installed and a stack sets spec.monitoring.
+- apiGroups: [monitoring.coreos.com]
+  resources: [podmonitors]
+  verbs: [get, list, watch, create, patch, delete]
 # Volume claims are never deleted by the operator; it patches only their owner (deletionPolicy).
 - apiGroups: [""]
   resources: [persistentvolumeclaims]

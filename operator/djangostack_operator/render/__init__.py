@@ -10,7 +10,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from djangostack_operator.render import backup, datastore, django, ingress, meta, networkpolicy
+from djangostack_operator.render import (
+    backup,
+    datastore,
+    django,
+    ingress,
+    meta,
+    monitoring,
+    networkpolicy,
+)
 from djangostack_operator.render.pod import Release, RenderContext
 from djangostack_operator.spec import DjangoStack
 
@@ -35,8 +43,10 @@ def render(stack: DjangoStack, context: RenderContext | None = None) -> list[dic
         django.web_pdb(stack),
         django.web_hpa(stack),
         *django.worker_deployments(stack, context),
+        *django.worker_pdbs(stack),
         django.beat_deployment(stack, context),
         ingress.ingress(stack),
+        monitoring.pod_monitor(stack),
         *backup.backup_objects(stack),
         backup.restore_job(stack),
         backup.on_demand_backup_job(stack),

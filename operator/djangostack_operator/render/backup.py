@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 from djangostack_operator.render import meta
+from djangostack_operator.render.placement import placed
 from djangostack_operator.render.pod import (
     DATA_SERVICE_UID,
     PASSWORD_KEY,
@@ -115,7 +116,7 @@ def backup_pod_template(
     metadata: dict[str, Any] = {"labels": meta.labels(stack, component)}
     if stack.spec.pod_annotations:
         metadata["annotations"] = dict(stack.spec.pod_annotations)
-    return {
+    template = {
         "metadata": metadata,
         "spec": {
             "restartPolicy": "Never",
@@ -133,6 +134,8 @@ def backup_pod_template(
             ],
         },
     }
+    placement = stack.spec.placement_of(stack.spec.backup.placement)
+    return placed(template, placement, meta.selector_labels(stack, component))
 
 
 def backup_cronjob(stack: DjangoStack) -> dict[str, Any]:

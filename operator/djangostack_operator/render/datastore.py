@@ -7,6 +7,7 @@ from importlib import resources
 from typing import Any
 
 from djangostack_operator.render import meta
+from djangostack_operator.render.placement import placed
 from djangostack_operator.render.pod import (
     DATA_SERVICE_UID,
     PASSWORD_KEY,
@@ -19,7 +20,7 @@ from djangostack_operator.render.pod import (
     tmp_mount,
     tmp_volume,
 )
-from djangostack_operator.spec import DjangoStack, Resources
+from djangostack_operator.spec import DjangoStack, Placement, Resources
 
 POSTGRES = "postgres"
 # The managed PostgreSQL's superuser (the image's POSTGRES_USER); the app has a role of its own.
@@ -77,6 +78,7 @@ def _statefulset(
     volumes: list[dict[str, Any]],
     storage: str | None,
     storage_class: str | None,
+    placement: Placement,
 ) -> dict[str, Any]:
     """A one-replica StatefulSet; `storage` None means no volume claim (data in memory)."""
     selector = meta.selector_labels(stack, component)
@@ -99,7 +101,11 @@ def _statefulset(
             "whenDeleted": stack.spec.deletion_policy,
             "whenScaled": "Retain",
         },
-        "template": {"metadata": {"labels": meta.labels(stack, component)}, "spec": pod_spec},
+        "template": placed(
+            {"metadata": {"labels": meta.labels(stack, component)}, "spec": pod_spec},
+            stack.spec.placement_of(placement),
+            selector,
+        ),
     }
     if storage is not None:
         claim_spec: dict[str, Any] = {
@@ -207,6 +213,7 @@ def postgres_objects(stack: DjangoStack) -> list[dict[str, Any]]:
             volumes=volumes,
             storage=managed.storage,
             storage_class=managed.storage_class_name,
+            placement=managed.placement,
         ),
     ]
 
@@ -254,5 +261,6 @@ def redis_objects(stack: DjangoStack) -> list[dict[str, Any]]:
             volumes=volumes,
             storage=managed.storage if managed.persistence else None,
             storage_class=managed.storage_class_name,
+            placement=managed.placement,
         ),
     ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from djangostack_operator import vocabulary as keys
 from djangostack_operator.render import meta
+from djangostack_operator.render.placement import spread_over_nodes
 from djangostack_operator.render.pod import (
     Release,
     RenderContext,
@@ -19,6 +21,10 @@ WEB = "web"
 WORKER = "worker"
 BEAT = "beat"
 MIGRATIONS = "migrations"
+# One-off `manage.py` commands of a user (kubectl djangostack manage).
+MANAGE = "manage"
+# How long a finished one-off command's Job (and its pod's log) stays for inspection.
+MANAGE_TTL_SECONDS = 3600
 HTTP_PORT_NAME = "http"
 METRICS_PORT_NAME = "metrics"
 # Seconds a web pod keeps serving after it is deleted, until every router has dropped it.
@@ -112,14 +118,7 @@ def web_deployment(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
         [container],
         # The drain, then gunicorn's graceful_timeout (25 s) to finish requests in flight.
         terminationGracePeriodSeconds=WEB_DRAIN_SECONDS + 30,
-        topologySpreadConstraints=[
-            {
-                "maxSkew": 1,
-                "topologyKey": "kubernetes.io/hostname",
-                "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": selector},
-            }
-        ],
+        topologySpreadConstraints=spread_over_nodes(selector),
     )
     spec: dict[str, Any] = {}
     if web.autoscaling is None:
@@ -135,7 +134,7 @@ def web_deployment(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
             "type": "RollingUpdate",
             "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0},
         },
-        "template": app_pod_template(stack, context, WEB, pod_spec),
+        "template": app_pod_template(stack, context, WEB, pod_spec, web.placement),
     }
     return {
         "apiVersion": "apps/v1",
@@ -183,13 +182,33 @@ def web_pdb(stack: DjangoStack) -> dict[str, Any] | None:
     pdb = stack.spec.web.pdb
     if not pdb.enabled or web_min_replicas(stack) < 2:
         return None
+    return _pdb(
+        stack,
+        stack.names.web,
+        WEB,
+        meta.selector_labels(stack, WEB),
+        minAvailable=pdb.min_available,
+    )
+
+
+def _pdb(
+    stack: DjangoStack,
+    name: str,
+    component: str,
+    selector: dict[str, str],
+    extra_labels: dict[str, str] | None = None,
+    **budget: int,
+) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": meta.metadata(stack, stack.names.web, WEB),
+        "metadata": meta.metadata(stack, name, component, extra_labels=extra_labels),
         "spec": {
-            "minAvailable": pdb.min_available,
-            "selector": {"matchLabels": meta.selector_labels(stack, WEB)},
+            **budget,
+            "selector": {"matchLabels": selector},
+            # A pod that is not ready serves nothing: evicting it never costs availability,
+            # and a crash-looping pod must not block a node drain.
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
         },
     }
 
@@ -230,19 +249,77 @@ def worker_deployments(stack: DjangoStack, context: RenderContext) -> list[dict[
     return [worker_deployment(stack, context, pool) for pool in stack.spec.workers]
 
 
+def worker_pdbs(stack: DjangoStack) -> list[dict[str, Any]]:
+    """A PodDisruptionBudget per pool that asks for one, while it has 2+ replicas."""
+    return [
+        _pdb(
+            stack,
+            stack.names.worker(pool.name),
+            WORKER,
+            _pool_selector(stack, pool),
+            extra_labels={meta.POOL_LABEL: pool.name},
+            maxUnavailable=pool.pdb.max_unavailable,
+        )
+        for pool in stack.spec.workers
+        if pool.pdb.enabled and pool.replicas >= 2
+    ]
+
+
+def _pool_selector(stack: DjangoStack, pool: WorkerPool) -> dict[str, str]:
+    return {**meta.selector_labels(stack, WORKER), meta.POOL_LABEL: pool.name}
+
+
+# Run by the worker's liveness probe with the app's own Python: pings this pod's worker
+# (named <pool>@<hostname> by the default command) and nothing else. Arguments: the Celery
+# app, the pool, seconds to wait for the answer.
+WORKER_PING = (
+    "import socket, sys; from celery.app.utils import find_app; "
+    "node = sys.argv[2] + '@' + socket.gethostname(); "
+    "replies = find_app(sys.argv[1]).control.ping(destination=[node], timeout=float(sys.argv[3])); "
+    "sys.exit(0 if any(node in reply for reply in replies) else 1)"
+)
+
+
+def worker_liveness_probe(stack: DjangoStack, pool: WorkerPool) -> dict[str, Any] | None:
+    """A ping of the pod's own worker; None with a custom command (its node name is the
+    user's) or when switched off."""
+    liveness = pool.liveness
+    if not liveness.enabled or pool.command is not None:
+        return None
+    wait = liveness.timeout_seconds / 2
+    return {
+        "exec": {
+            "command": [
+                "python", "-c", WORKER_PING, stack.spec.project_package, pool.name, f"{wait:g}"
+            ]
+        },
+        "initialDelaySeconds": liveness.period_seconds,
+        "periodSeconds": liveness.period_seconds,
+        "timeoutSeconds": liveness.timeout_seconds,
+        "failureThreshold": liveness.failure_threshold,
+    }  # fmt: skip
+
+
 def worker_deployment(
     stack: DjangoStack, context: RenderContext, pool: WorkerPool
 ) -> dict[str, Any]:
     pool_label = {meta.POOL_LABEL: pool.name}
+    probe = worker_liveness_probe(stack, pool)
     container = app_container(
         stack,
         WORKER,
         serving_release(stack, context).image,
         worker_command(stack, pool),
         pool.resources,
+        **({"livenessProbe": probe} if probe is not None else {}),
     )
     # Celery finishes the tasks it is running on SIGTERM (warm shutdown); give it time.
-    pod_spec = app_pod_spec(stack, [container], terminationGracePeriodSeconds=60)
+    pod_spec = app_pod_spec(
+        stack,
+        [container],
+        terminationGracePeriodSeconds=60,
+        topologySpreadConstraints=spread_over_nodes(_pool_selector(stack, pool)),
+    )
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -256,8 +333,10 @@ def worker_deployment(
         "spec": {
             "replicas": pool.replicas,
             "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": {**meta.selector_labels(stack, WORKER), **pool_label}},
-            "template": app_pod_template(stack, context, WORKER, pod_spec, extra_labels=pool_label),
+            "selector": {"matchLabels": _pool_selector(stack, pool)},
+            "template": app_pod_template(
+                stack, context, WORKER, pod_spec, pool.placement, extra_labels=pool_label
+            ),
         },
     }
 
@@ -283,7 +362,7 @@ def beat_deployment(stack: DjangoStack, context: RenderContext) -> dict[str, Any
             "revisionHistoryLimit": 5,
             "selector": {"matchLabels": meta.selector_labels(stack, BEAT)},
             "strategy": {"type": "Recreate"},
-            "template": app_pod_template(stack, context, BEAT, pod_spec),
+            "template": app_pod_template(stack, context, BEAT, pod_spec, beat.placement),
         },
     }
 
@@ -306,7 +385,7 @@ def migrations_job(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
         stack.spec.web.resources,
     )
     pod_spec = app_pod_spec(stack, [container], restartPolicy="Never")
-    template = app_pod_template(stack, context, MIGRATIONS, pod_spec)
+    template = app_pod_template(stack, context, MIGRATIONS, pod_spec, migrations.placement)
     job = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -324,3 +403,43 @@ def migrations_job(stack: DjangoStack, context: RenderContext) -> dict[str, Any]
     }
     # The release it migrates, not the one serving.
     return meta.with_version(job, stack.spec.image)
+
+
+def manage_job(
+    stack: DjangoStack,
+    context: RenderContext,
+    name: str,
+    arguments: list[str],
+    *,
+    managed_by: str,
+    deadline_seconds: int,
+) -> dict[str, Any]:
+    """A user's one-off `manage.py` command as a Job: the serving release's image and
+    environment, placed like the migrations Job, never retried.
+
+    Not a child the operator reconciles: `managed_by` (the tool that asked) is its manager,
+    so the operator's watches never see it and never prune it; the stack owns it without
+    being its controller, so deleting the stack takes it along.
+    """
+    release = serving_release(stack, context)
+    container = app_container(
+        stack, MANAGE, release.image, ["python", "manage.py", *arguments], stack.spec.web.resources
+    )
+    pod_spec = app_pod_spec(stack, [container], restartPolicy="Never")
+    template = app_pod_template(stack, context, MANAGE, pod_spec, stack.spec.migrations.placement)
+    template["metadata"]["labels"][keys.MANAGED_BY] = managed_by
+    metadata = meta.metadata(stack, name, MANAGE, annotations=release_annotations(release))
+    metadata["labels"][keys.MANAGED_BY] = managed_by
+    metadata["ownerReferences"][0]["controller"] = False
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline_seconds,
+            "ttlSecondsAfterFinished": MANAGE_TTL_SECONDS,
+            "template": template,
+        },
+    }
+    return meta.with_version(job, release.image)

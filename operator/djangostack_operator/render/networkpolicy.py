@@ -1,10 +1,10 @@
 """NetworkPolicies derived from the stack's topology: one per component, each pod reachable
 only by what the stack needs.
 
-- PostgreSQL accepts the stack's web, worker, beat, migrations, backup and restore pods;
-  Redis its web, worker and beat pods; web the Ingress controller on its HTTP port and the
-  metrics scraper on its metrics port (spec.networkPolicy.ingressFrom, metricsFrom); the rest
-  accept nothing.
+- PostgreSQL accepts the stack's web, worker, beat, migrations, one-off command (manage),
+  backup and restore pods; Redis its web, worker, beat and manage pods; web the Ingress
+  controller on its HTTP port and the metrics scraper on its metrics port
+  (spec.networkPolicy.ingressFrom, metricsFrom); the rest accept nothing.
 - Egress: every pod may resolve names (port 53, any address: cluster DNS runs as pods, on
   the nodes or in a node-local cache). The data services reach nothing else; the app tiers
   and Jobs reach the stack's PostgreSQL and Redis, unless spec.networkPolicy.appEgress is
@@ -22,12 +22,12 @@ from djangostack_operator import vocabulary as keys
 from djangostack_operator.render import meta
 from djangostack_operator.render.backup import BACKUP, RESTORE
 from djangostack_operator.render.datastore import POSTGRES, REDIS
-from djangostack_operator.render.django import BEAT, MIGRATIONS, WEB, WORKER
+from djangostack_operator.render.django import BEAT, MANAGE, MIGRATIONS, WEB, WORKER
 from djangostack_operator.render.pod import POSTGRES_PORT, REDIS_PORT
 from djangostack_operator.spec import DjangoStack, NetworkPeer
 
-APP_CLIENTS = (WEB, WORKER, BEAT)
-DATABASE_CLIENTS = (WEB, WORKER, BEAT, MIGRATIONS, BACKUP, RESTORE)
+APP_CLIENTS = (WEB, WORKER, BEAT, MANAGE)
+DATABASE_CLIENTS = (WEB, WORKER, BEAT, MIGRATIONS, MANAGE, BACKUP, RESTORE)
 DNS_PORT = 53
 
 
@@ -127,6 +127,7 @@ def network_policies(stack: DjangoStack) -> list[dict[str, Any]]:
         _policy(stack, WORKER, [], app_egress),
         _policy(stack, BEAT, [], app_egress),
         _policy(stack, MIGRATIONS, [], app_egress),
+        _policy(stack, MANAGE, [], app_egress),
         _policy(stack, BACKUP, [], job_egress),
         _policy(stack, RESTORE, [], job_egress),
     ]

@@ -9,7 +9,8 @@ from typing import Any
 
 from djangostack_operator import vocabulary as keys
 from djangostack_operator.render import meta
-from djangostack_operator.spec import DjangoStack, Resources
+from djangostack_operator.render.placement import placed
+from djangostack_operator.spec import DjangoStack, Placement, Resources
 
 SECRET_KEY_KEY = "secret-key"
 PASSWORD_KEY = "password"
@@ -250,13 +251,16 @@ def app_pod_template(
     context: RenderContext,
     component: str,
     pod_spec: dict[str, Any],
+    placement: Placement,
+    *,
     extra_labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """The pod template of an app tier or Job, placed where its tier's placement says."""
     annotations = {
         **stack.spec.pod_annotations,
         meta.CONFIG_CHECKSUM: config_checksum(stack, context),
     }
-    return {
+    template = {
         "metadata": {
             "labels": {
                 **meta.labels(stack, component),
@@ -269,3 +273,5 @@ def app_pod_template(
         },
         "spec": pod_spec,
     }
+    selector = {**meta.selector_labels(stack, component), **(extra_labels or {})}
+    return placed(template, stack.spec.placement_of(placement), selector)
