@@ -443,7 +443,8 @@ def plugin(e2e: EndToEnd, *args: str, timeout: float = 400) -> subprocess.Comple
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     return subprocess.run(
-        [str(e2e.cluster.tools.kubectl), "djangostack", *args, "-n", e2e.namespace],
+        # The namespace before the command: after `manage NAME --` it would be manage.py's.
+        [str(e2e.cluster.tools.kubectl), "djangostack", "-n", e2e.namespace, *args],
         capture_output=True, text=True, check=False, timeout=timeout, env=env,
     )  # fmt: skip
 

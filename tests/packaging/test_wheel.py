@@ -11,7 +11,7 @@ from pathlib import Path
 from tests.factories import REPO
 
 
-def test_the_wheel_without_extras_imports_and_starts_the_operator(tmp_path: Path) -> None:
+def test_the_wheel_without_extras_imports_and_starts_the_operator_and_its_kubectl_plugin(tmp_path: Path) -> None:
     """A runtime import declared only in a dev extra would fail here."""
     wheels = tmp_path / "wheels"
     subprocess.run(
@@ -42,3 +42,10 @@ def test_the_wheel_without_extras_imports_and_starts_the_operator(tmp_path: Path
     )  # fmt: skip
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("djangostack ")
+    # kubectl's plugin comes with the package: an executable named kubectl-djangostack.
+    plugin = subprocess.run(
+        [str(env / "bin" / "kubectl-djangostack"), "--version"],
+        check=False, capture_output=True, text=True,
+    )  # fmt: skip
+    assert plugin.returncode == 0, plugin.stderr
+    assert plugin.stdout.startswith("kubectl-djangostack ")
