@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from djangostack_operator import metrics
@@ -153,10 +154,16 @@ class SyncGate:
         for child in CHILD_KINDS:
             if child.kind in self.unserved:
                 continue
-            for ns, name, _ in self.kube.list_names(
-                child.api_version, child.kind, namespace, MANAGED_SELECTOR
-            ):
-                keys.add((child.kind, ns, name))
+            try:
+                listed = self.kube.list_names(
+                    child.api_version, child.kind, namespace, MANAGED_SELECTOR
+                )
+            except ApiError as error:
+                # An optional kind whose CRD went away since the start: nothing of it exists.
+                if child.optional and error.status == HTTPStatus.NOT_FOUND:
+                    continue
+                raise
+            keys.update((child.kind, ns, name) for ns, name, _ in listed)
         for config in CONFIG_KINDS:
             for ns, name, _ in self.kube.list_names(
                 config.api_version, config.kind, namespace, None

@@ -253,3 +253,27 @@ def solo_operator(
     finally:
         for operator in started:
             operator.kill()
+
+
+@pytest.fixture
+def pod_monitor_crd(api_client: client.ApiClient) -> Iterator[str]:
+    """prometheus-operator's PodMonitor CRD (tools.ensure_monitoring_crds), installed for the
+    test and removed afterwards, so that other tests meet a cluster without it."""
+    extensions = client.ApiextensionsV1Api(api_client)
+    (path,) = [p for p in tools.ensure_monitoring_crds() if "podmonitors" in p.name]
+    crd = yaml.safe_load(path.read_text())
+    name = crd["metadata"]["name"]
+    extensions.create_custom_resource_definition(crd)
+    try:
+
+        def established() -> bool:
+            status = extensions.read_custom_resource_definition(name).status
+            return any(
+                c.type == "Established" and c.status == "True" for c in status.conditions or []
+            )
+
+        wait_for(f"CRD {name} to be established", established)
+        yield name
+    finally:
+        extensions.delete_custom_resource_definition(name)
+        wait_gone(f"CRD {name}", lambda: extensions.read_custom_resource_definition(name))

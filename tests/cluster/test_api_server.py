@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -59,10 +60,39 @@ def test_kubectl_style_short_names_resolve(api_client: client.ApiClient) -> None
     assert set(resource.short_names) == {"djs", "dstack"}
 
 
+@pytest.fixture
+def priority_classes(api_client: client.ApiClient) -> Iterator[None]:
+    """The PriorityClasses the production sample's placement names."""
+    scheduling = client.SchedulingV1Api(api_client)
+    made = []
+    for name in sorted(sample_priority_classes("production")):
+        scheduling.create_priority_class({"metadata": {"name": name}, "value": 1000})
+        made.append(name)
+    try:
+        yield
+    finally:
+        for name in made:
+            scheduling.delete_priority_class(name)
+
+
+def sample_priority_classes(name: str) -> set[str]:
+    spec = sample(name)["spec"]
+    placements = [spec.get("placement") or {}]
+    placements += [(spec.get(tier) or {}).get("placement") or {} for tier in ("web", "beat")]
+    return {p["priorityClassName"] for p in placements if "priorityClassName" in p}
+
+
 @pytest.mark.parametrize("name", ["minimal", "production"])
 def test_every_rendered_object_is_accepted_by_server_side_dry_run(
-    api_client: client.ApiClient, core: client.CoreV1Api, namespace: str, name: str
+    api_client: client.ApiClient,
+    core: client.CoreV1Api,
+    namespace: str,
+    name: str,
+    pod_monitor_crd: str,
+    priority_classes: None,
 ) -> None:
+    """Every object, the PodMonitor by prometheus-operator's real CRD; every pod by Pod
+    Security "restricted" admission and by the Priority admission of its placement."""
     core.patch_namespace(
         namespace, {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}
     )

@@ -10,7 +10,6 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from djangostack_devcluster import tools
 from djangostack_devcluster.cluster import LocalCluster
 from djangostack_operator import metrics  # noqa: F401 - registers the operator's metrics
 from tests.factories import REPO
-from tests.kube_helpers import wait_for, wait_gone
+from tests.kube_helpers import wait_for
 from tests.stacks import Stacks
 
 pytestmark = pytest.mark.cluster
@@ -111,30 +110,6 @@ def test_the_dashboard_reads_only_metrics_the_operator_exports(local_cluster: Lo
             "djangostack_stack_last_backup_timestamp_seconds"} <= used  # fmt: skip
 
 
-@pytest.fixture
-def pod_monitor_crd(api_client: client.ApiClient) -> Iterator[str]:
-    """prometheus-operator's PodMonitor CRD (tools.ensure_monitoring_crds), installed for the
-    test and removed afterwards, so that other tests meet a cluster without it."""
-    extensions = client.ApiextensionsV1Api(api_client)
-    (path,) = [p for p in tools.ensure_monitoring_crds() if "podmonitors" in p.name]
-    crd = yaml.safe_load(path.read_text())
-    name = crd["metadata"]["name"]
-    extensions.create_custom_resource_definition(crd)
-    try:
-
-        def established() -> bool:
-            status = extensions.read_custom_resource_definition(name).status
-            return any(
-                c.type == "Established" and c.status == "True" for c in status.conditions or []
-            )
-
-        wait_for(f"CRD {name} to be established", established)
-        yield name
-    finally:
-        extensions.delete_custom_resource_definition(name)
-        wait_gone(f"CRD {name}", lambda: extensions.read_custom_resource_definition(name))
-
-
 def pod_monitors(api_client: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
     listing = client.CustomObjectsApi(api_client).list_namespaced_custom_object(
         "monitoring.coreos.com", "v1", namespace, "podmonitors"
@@ -151,7 +126,8 @@ def test_a_pod_monitor_where_its_crd_is_missing_is_reported_not_fatal(
     solo_operator()
     stacks = Stacks(api_client, solo_namespace)
     stacks.create(monitoring={"podMonitor": True})
-    condition = stacks.wait_condition("MonitoringReady", "False")
+    stacks.wait_condition("MonitoringReady", "False")
+    condition = stacks.condition("MonitoringReady")
     assert condition["reason"] == "KindNotServed"
     assert "install prometheus-operator's CRDs" in condition["message"]
     # The rest of the stack is made regardless, and it becomes Ready.
@@ -170,7 +146,8 @@ def test_the_pod_monitor_follows_the_spec_where_its_crd_is_installed(
     stacks = Stacks(api_client, solo_namespace)
     stacks.create(monitoring={"podMonitor": True, "interval": "15s",
                               "labels": {"release": "kube-prometheus-stack"}})  # fmt: skip
-    stacks.wait_condition("MonitoringReady", "True")
+    stacks.wait_ready()
+    assert stacks.condition("MonitoringReady")["reason"] == "Available"
     (monitor,) = pod_monitors(api_client, solo_namespace)
     assert monitor["metadata"]["name"] == "shop-web"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
@@ -187,4 +164,7 @@ def test_the_pod_monitor_follows_the_spec_where_its_crd_is_installed(
 
     stacks.patch_spec({"monitoring": {"podMonitor": False}})
     wait_for("the PodMonitor to be pruned", lambda: not pod_monitors(api_client, solo_namespace))
-    assert stacks.wait_condition("MonitoringReady", "True")["reason"] == "Disabled"
+    wait_for(
+        "MonitoringReady to say Disabled",
+        lambda: stacks.condition("MonitoringReady").get("reason") == "Disabled",
+    )

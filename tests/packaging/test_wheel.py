@@ -11,7 +11,9 @@ from pathlib import Path
 from tests.factories import REPO
 
 
-def test_the_wheel_without_extras_imports_and_starts_the_operator_and_its_kubectl_plugin(tmp_path: Path) -> None:
+def test_the_wheel_without_extras_imports_and_starts_the_operator_and_its_kubectl_plugin(
+    tmp_path: Path,
+) -> None:
     """A runtime import declared only in a dev extra would fail here."""
     wheels = tmp_path / "wheels"
     subprocess.run(

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from djangostack_operator.controller import Options, Runtime
+from djangostack_operator.cache import Cache
+from djangostack_operator.controller import Options, Runtime, SyncGate
+from djangostack_operator.kube import ApiError
 from djangostack_operator.workqueue import Backoff
 from tests.factories import stack_object
 
@@ -127,3 +129,30 @@ def test_an_older_spec_of_a_stack_is_never_acted_on() -> None:
     again = {**older, "metadata": {**older["metadata"], "uid": "other", "generation": 1}}
     rt.stack_changed(again, "ADDED")
     assert rt.cache.stack(("ns", "shop")) == again
+
+
+class ListingKube:
+    """Lists nothing; PodMonitors answer 404, as they do once their CRD is deleted."""
+
+    def __init__(self) -> None:
+        self.listed: list[str] = []
+
+    def list_names(self, api_version: str, kind: str, *_: Any) -> list[tuple[str, str, str]]:
+        self.listed.append(kind)
+        if kind == "PodMonitor":
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        return []
+
+
+def test_the_startup_listing_skips_optional_kinds_not_served_or_gone() -> None:
+    kube = ListingKube()
+    gate = SyncGate(kube, Cache("test"), cluster_wide=False, clock=lambda: 0.0)  # type: ignore[arg-type]
+    # Served at the start, its CRD deleted since: a 404 means there is nothing of it.
+    assert gate.ready("shop") is True
+    assert "PodMonitor" in kube.listed
+    # Not served at the start: not even asked for.
+    kube.listed.clear()
+    gate = SyncGate(kube, Cache("test"), cluster_wide=False, clock=lambda: 0.0)  # type: ignore[arg-type]
+    gate.unserved = frozenset({"PodMonitor"})
+    assert gate.ready("shop") is True
+    assert "PodMonitor" not in kube.listed and "Deployment" in kube.listed
