@@ -38,16 +38,10 @@ def test_the_wheel_without_extras_imports_and_starts_the_operator_and_its_kubect
         check=False, capture_output=True, text=True,
     )  # fmt: skip
     assert imported.returncode == 0, imported.stderr
-    version = subprocess.run(
-        [str(env / "bin" / "djangostack"), "--version"],
-        check=False, capture_output=True, text=True,
-    )  # fmt: skip
-    assert version.returncode == 0, version.stderr
-    assert version.stdout.startswith("djangostack ")
-    # kubectl's plugin comes with the package: an executable named kubectl-djangostack.
-    plugin = subprocess.run(
-        [str(env / "bin" / "kubectl-djangostack"), "--version"],
-        check=False, capture_output=True, text=True,
-    )  # fmt: skip
-    assert plugin.returncode == 0, plugin.stderr
-    assert plugin.stdout.startswith("kubectl-djangostack ")
+    # The operator's command and kubectl's plugin (an executable named kubectl-djangostack).
+    for command in ("djangostack", "kubectl-djangostack"):
+        version = subprocess.run(
+            [str(env / "bin" / command), "--version"], check=False, capture_output=True, text=True
+        )
+        assert version.returncode == 0, version.stderr
+        assert version.stdout.startswith(f"{command} ")
