@@ -301,11 +301,12 @@ def test_pods_the_cluster_refuses_are_reported_with_its_reason_and_placement_rea
                    "tolerations": [{"key": "dedicated", "operator": "Exists"}]},
         web={"placement": {"priorityClassName": "no-such-class"}},
     )  # fmt: skip
-    reached = wait_for(
-        "WebAvailable to name the refusal",
-        lambda: (found := stacks.condition("WebAvailable")).get("reason") == "FailedCreate" and found,
-        timeout=120,
-    )
+
+    def refused() -> dict[str, Any] | None:
+        found = stacks.condition("WebAvailable")
+        return found if found.get("reason") == "FailedCreate" else None
+
+    reached = wait_for("WebAvailable to name the refusal", refused, timeout=120)
     assert "no PriorityClass with name no-such-class" in reached["message"], reached
     for name in ("shop-worker-default", "shop-beat"):
         pods = stacks.core.list_namespaced_pod(
