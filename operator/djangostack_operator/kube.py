@@ -114,7 +114,12 @@ class Kube:
             return self._resources[key]
 
     def serves(self, api_version: str, kind: str) -> bool:
-        """The API server serves `kind` (discovery: its CRD is installed)."""
+        """The API server serves `kind` (discovery: its CRD is installed), asked now: the
+        client's discovery cache is a file every process of the machine shares, and it may
+        predate the CRD's deletion."""
+        with self._lock:
+            self._resources.pop((api_version, kind), None)
+        self.dynamic.resources.invalidate_cache()
         try:
             self._resource(api_version, kind)
         except ResourceNotFoundError:

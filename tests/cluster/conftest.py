@@ -255,10 +255,10 @@ def solo_operator(
             operator.kill()
 
 
-@pytest.fixture
-def pod_monitor_crd(api_client: client.ApiClient) -> Iterator[str]:
-    """prometheus-operator's PodMonitor CRD (tools.ensure_monitoring_crds), installed for the
-    test and removed afterwards, so that other tests meet a cluster without it."""
+@contextmanager
+def installed_pod_monitor_crd(api_client: client.ApiClient) -> Iterator[str]:
+    """prometheus-operator's PodMonitor CRD (tools.ensure_monitoring_crds), installed and
+    Established, and removed afterwards, so that other tests meet a cluster without it."""
     extensions = client.ApiextensionsV1Api(api_client)
     (path,) = [p for p in tools.ensure_monitoring_crds() if "podmonitors" in p.name]
     crd = yaml.safe_load(path.read_text())
@@ -277,3 +277,9 @@ def pod_monitor_crd(api_client: client.ApiClient) -> Iterator[str]:
     finally:
         extensions.delete_custom_resource_definition(name)
         wait_gone(f"CRD {name}", lambda: extensions.read_custom_resource_definition(name))
+
+
+@pytest.fixture
+def pod_monitor_crd(api_client: client.ApiClient) -> Iterator[str]:
+    with installed_pod_monitor_crd(api_client) as name:
+        yield name

@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client
+from kubernetes import client, dynamic
 from prometheus_client import REGISTRY
 
 from djangostack_devcluster import tools
 from djangostack_devcluster.cluster import LocalCluster
 from djangostack_operator import metrics  # noqa: F401 - registers the operator's metrics
+from tests.cluster.conftest import installed_pod_monitor_crd
 from tests.factories import REPO
 from tests.kube_helpers import wait_for
 from tests.stacks import Stacks
@@ -120,6 +121,12 @@ def pod_monitors(api_client: client.ApiClient, namespace: str) -> list[dict[str,
 def test_a_pod_monitor_where_its_crd_is_missing_is_reported_not_fatal(
     api_client: client.ApiClient, solo_namespace: str, solo_operator: Any
 ) -> None:
+    # The CRD existed once and a client discovered it (as the dry-run tests do): its
+    # discovery cache, a file shared by every process here, still lists the kind.
+    with installed_pod_monitor_crd(api_client):
+        dynamic.DynamicClient(api_client).resources.get(
+            api_version="monitoring.coreos.com/v1", kind="PodMonitor"
+        )
     extensions = client.ApiextensionsV1Api(api_client)
     names = [crd.metadata.name for crd in extensions.list_custom_resource_definition().items]
     assert "podmonitors.monitoring.coreos.com" not in names
