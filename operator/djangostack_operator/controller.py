@@ -243,9 +243,7 @@ class Runtime:
     def start(self) -> None:
         # Optional kinds are looked up once: kopf's watches are set up once as well, so a
         # CRD installed later is used after a restart (the stacks' status says so).
-        self.gate.unserved = frozenset(
-            kind.kind for kind in OPTIONAL if not self.kube.serves(kind.api_version, kind.kind)
-        )
+        self.gate.unserved = self.kube.unserved((kind.api_version, kind.kind) for kind in OPTIONAL)
         if self.gate.unserved:
             log.info(
                 "Not served by this cluster, left out: %s", ", ".join(sorted(self.gate.unserved))

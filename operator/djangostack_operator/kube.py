@@ -14,7 +14,7 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,12 +48,17 @@ class ApiError(Exception):
         self.message = message
 
 
+def api_message(error: ApiException) -> str:
+    """What the API server said: the message of its Status body, else the HTTP reason."""
+    message = error.reason or ""
+    with contextlib.suppress(ValueError, AttributeError):
+        message = json.loads(error.body or "{}").get("message") or message
+    return str(message)
+
+
 def _failure(error: Exception) -> ApiError:
     if isinstance(error, ApiException):
-        message = error.reason or ""
-        with contextlib.suppress(ValueError, AttributeError):
-            message = json.loads(error.body or "{}").get("message") or message
-        return ApiError(int(error.status or 0), str(error.reason or ""), str(message))
+        return ApiError(int(error.status or 0), str(error.reason or ""), api_message(error))
     return ApiError(0, "Unreachable", f"no answer from the API server: {error}")
 
 
@@ -113,18 +118,20 @@ class Kube:
                 )
             return self._resources[key]
 
-    def serves(self, api_version: str, kind: str) -> bool:
-        """The API server serves `kind` (discovery: its CRD is installed), asked now: the
-        client's discovery cache is a file every process of the machine shares, and it may
-        predate the CRD's deletion."""
-        with self._lock:
-            self._resources.pop((api_version, kind), None)
+    def unserved(self, kinds: Iterable[tuple[str, str]]) -> frozenset[str]:
+        """Which of these (apiVersion, kind) the API server does not serve (their CRD is not
+        installed), asked now: the client's discovery cache is a file every process of the
+        machine shares, and it may predate a CRD's deletion."""
         self.dynamic.resources.invalidate_cache()
-        try:
-            self._resource(api_version, kind)
-        except ResourceNotFoundError:
-            return False
-        return True
+        missing = set()
+        for api_version, kind in kinds:
+            with self._lock:
+                self._resources.pop((api_version, kind), None)
+            try:
+                self._resource(api_version, kind)
+            except ResourceNotFoundError:
+                missing.add(kind)
+        return frozenset(missing)
 
     # -- children -----------------------------------------------------------------------
 

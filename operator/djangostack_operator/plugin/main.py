@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from kubernetes.client.exceptions import ApiException
 
 from djangostack_operator import __version__
+from djangostack_operator.kube import api_message
 from djangostack_operator.plugin import views
-from djangostack_operator.plugin.session import PluginError, Session, api_message, connect
+from djangostack_operator.plugin.session import PluginError, Session, connect
 from djangostack_operator.release import job_failure
 from djangostack_operator.render import meta
 from djangostack_operator.spec import DjangoStack

@@ -3,7 +3,6 @@ a backup or a restore, start a one-off command, read logs, and wait for the outc
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -12,6 +11,7 @@ from kubernetes import client, config, dynamic
 from kubernetes.client.exceptions import ApiException
 
 from djangostack_operator import vocabulary as keys
+from djangostack_operator.kube import api_message
 from djangostack_operator.plugin.views import PodLine, Revision, tier_of
 from djangostack_operator.release import job_state, released_from
 from djangostack_operator.render import RenderContext, django
@@ -35,13 +35,10 @@ def connect(kubeconfig: str | None, context: str | None) -> tuple[client.ApiClie
     """A client for the kubeconfig's (or the named) context, and that context's namespace."""
     try:
         config.load_kube_config(config_file=kubeconfig, context=context)  # type: ignore[no-untyped-call]
-        _, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
+        contexts, active = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
     except Exception as error:  # a missing file, bad YAML, an unknown context alike
         raise PluginError(f"no usable kubeconfig: {' '.join(str(error).split())}") from None
-    chosen = active
-    if context is not None:
-        contexts, _ = config.list_kube_config_contexts(config_file=kubeconfig)  # type: ignore[no-untyped-call]
-        chosen = next((c for c in contexts if c.get("name") == context), active)
+    chosen = next((c for c in contexts if c.get("name") == context), active)
     namespace = (chosen or {}).get("context", {}).get("namespace") or "default"
     return client.ApiClient(), namespace
 
@@ -219,11 +216,3 @@ class Session:
             return state if state in ("succeeded", "failed") else None
 
         return self.wait(f"Job {name} to finish", finished)
-
-
-def api_message(error: ApiException) -> str:
-    try:
-        body = json.loads(error.body or "{}")
-    except ValueError:
-        body = {}
-    return str(body.get("message") or error.reason or error)
