@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import random
 import signal
 import socket
 import ssl
@@ -37,10 +38,40 @@ def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
         return False
 
 
+# The lowest port we hand out. Ports come from below the kernel's ephemeral range: a port
+# from inside it, free when picked, can become the local end of any outbound connection of
+# the machine before its listener binds it (CI saw an operator's health port taken so).
+LOWEST_LISTEN_PORT = 10000
+_handed_out: set[int] = set()
+
+
+def ephemeral_ports() -> range:
+    """The kernel's range of local ports for outbound connections."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return range(32768, 61000)  # Linux's default
+    return range(int(low), int(high) + 1)
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port no socket of this machine holds now, outside the ephemeral range, and not
+    handed out before by this process (two calls in a row never get the same port)."""
+    candidates = range(LOWEST_LISTEN_PORT, ephemeral_ports().start)
+    rng = random.SystemRandom()
+    for _ in range(500):
+        port = rng.choice(candidates) if len(candidates) > 1000 else 0
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("0.0.0.0", port))  # every address: what a listener may bind
+            except OSError:
+                continue
+            port = int(sock.getsockname()[1])
+        _handed_out.add(port)
+        return port
+    raise ProcessError("no free TCP port below the ephemeral range")
 
 
 def isolated_env(env: Mapping[str, str], home: Path) -> dict[str, str]:
